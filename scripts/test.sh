@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite, provisioning included: Node 24, dockerd, Consul, HAProxy, nginx and the
+# test image are installed and started when missing (scripts/provision.sh), then lint, typecheck,
+# unit tests and integration tests against the real components run.
+# Usage: ./scripts/test.sh [jest args…]   (extra args go to both jest runs, e.g. -t 'registrar')
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+eval "$(bash scripts/provision.sh)"
+echo "node $(node --version), consul at $SWITCHYARD_CONSUL_BIN, image $SWITCHYARD_TEST_IMAGE"
+
+# Reinstall dependencies only when the lock file changed since the last install.
+stamp=node_modules/.switchyard-lock-stamp
+if ! [ -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$stamp"
+fi
+
+npm run --silent lint
+npm run --silent typecheck
+npx madge --circular --extensions ts src >/dev/null 2>&1 || { npx madge --circular --extensions ts src; exit 1; }
+npm run --silent build
+
+results=$(mktemp -d)
+export NODE_OPTIONS=--experimental-vm-modules
+status=0
+npx jest --selectProjects unit --json --outputFile="$results/unit.json" "$@" || status=1
+npx jest --selectProjects integration --runInBand --json --outputFile="$results/integration.json" "$@" || status=1
+
+node -e '
+  let p = 0, f = 0, s = 0;
+  for (const file of process.argv.slice(1)) {
+    try { const r = require(file); p += r.numPassedTests; f += r.numFailedTests + (r.numRuntimeErrorTestSuites || 0); s += r.numPendingTests; }
+    catch { f += 1; }
+  }
+  console.log(`tests: ${p} passed, ${f} failed, ${s} skipped`);
+' "$results/unit.json" "$results/integration.json"
+rm -rf "$results"
+exit $status

@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { ConfigError, errorMessage } from '../errors.js';
+import { registerCommands } from './commands/index.js';
+
+/** Exit codes: 0 success, 1 a failed operation, 2 bad usage or configuration. */
+export const EXIT_USAGE = 2;
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('switchyard')
+    .description(
+      'Zero-downtime blue-green and canary deployments of Docker containers, with Consul and HAProxy or nginx.',
+    )
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerCommands(program);
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return 0;
+      return EXIT_USAGE;
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`switchyard: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    process.stderr.write(`switchyard: ${errorMessage(err)}\n`);
+    return 1;
+  }
+}
+
+const code = await main(process.argv);
+process.exitCode = code;

@@ -1,0 +1,110 @@
+/**
+ * The one interface Switchyard uses to talk to Consul. The registrar uses the agent half, the
+ * watcher and the switch commands use the catalog, health and KV half. A unit test fakes this
+ * interface; integration tests run the real adapter against a real agent.
+ */
+
+export type CheckStatus = 'passing' | 'warning' | 'critical';
+
+/** A check attached to a service registration. Exactly one of http, tcp or ttl is set. */
+export interface ServiceCheck {
+  checkId: string;
+  name: string;
+  http?: string;
+  tcp?: string;
+  ttl?: string;
+  interval?: string;
+  timeout?: string;
+  deregisterCriticalServiceAfter?: string;
+  /** Initial status; Consul starts checks as critical when unset. */
+  status?: CheckStatus;
+  notes?: string;
+}
+
+export interface ServiceRegistration {
+  id: string;
+  name: string;
+  tags: string[];
+  address: string;
+  port: number;
+  meta: Record<string, string>;
+  checks: ServiceCheck[];
+}
+
+/** A service as the local agent reports it (GET /v1/agent/services). */
+export interface AgentService {
+  id: string;
+  name: string;
+  tags: string[];
+  address: string;
+  port: number;
+  meta: Record<string, string>;
+}
+
+export interface HealthCheckState {
+  checkId: string;
+  name: string;
+  status: CheckStatus;
+  output: string;
+  /** Empty for node-level checks (serfHealth, node maintenance). */
+  serviceId: string;
+}
+
+/** One instance from GET /v1/health/service/:name, with its node's and its own checks. */
+export interface HealthInstance {
+  node: string;
+  nodeAddress: string;
+  serviceId: string;
+  serviceName: string;
+  /** The service address, or the node address when the service has none. */
+  address: string;
+  port: number;
+  tags: string[];
+  meta: Record<string, string>;
+  checks: HealthCheckState[];
+}
+
+export interface KvEntry {
+  key: string;
+  value: string;
+  modifyIndex: number;
+}
+
+export interface BlockingOptions {
+  /** The last X-Consul-Index seen; 0 or unset asks without blocking. */
+  index?: number;
+  /** How long Consul may hold the request, in milliseconds (Consul caps it at 10 minutes). */
+  waitMs?: number;
+  signal?: AbortSignal;
+}
+
+/** A blocking-query answer: the value and the X-Consul-Index that came with it. */
+export interface Indexed<T> {
+  index: number;
+  value: T;
+}
+
+export interface ConsulClient {
+  /** The local agent's node name (GET /v1/agent/self). */
+  agentNodeName(): Promise<string>;
+  registerService(service: ServiceRegistration): Promise<void>;
+  /** Deregisters; a service that is already gone is not an error. */
+  deregisterService(serviceId: string): Promise<void>;
+  agentServices(): Promise<AgentService[]>;
+  updateTtlCheck(checkId: string, status: CheckStatus, output: string): Promise<void>;
+  setServiceMaintenance(serviceId: string, enable: boolean, reason: string): Promise<void>;
+
+  /** GET /v1/catalog/services: service name → tags. */
+  catalogServices(options?: BlockingOptions): Promise<Indexed<Record<string, string[]>>>;
+  /** GET /v1/health/service/:name, every instance whatever its health. */
+  healthService(name: string, options?: BlockingOptions): Promise<Indexed<HealthInstance[]>>;
+  /** GET /v1/kv/:prefix?recurse; an absent prefix is an empty list. */
+  kvList(prefix: string, options?: BlockingOptions): Promise<Indexed<KvEntry[]>>;
+  kvGet(key: string): Promise<KvEntry | undefined>;
+  /** PUT /v1/kv/:key; with `cas`, only when the key's ModifyIndex still equals it (0: only if absent). */
+  kvPut(key: string, value: string, options?: { cas?: number }): Promise<boolean>;
+  kvDelete(key: string): Promise<void>;
+
+  /** Ends in-flight requests and frees sockets. Idempotent. */
+  close(): Promise<void>;
+}

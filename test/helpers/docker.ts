@@ -1,0 +1,64 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { testImage } from './components.js';
+
+const run = promisify(execFile);
+
+/** Label on every container a test makes, so a crashed run's leftovers can be found by hand. */
+export const TEST_LABEL = 'switchyard.test';
+
+/**
+ * Starts and tracks containers for one test file; removeAll() removes exactly the ones it made,
+ * by id, even after a failure.
+ */
+export class TestContainers {
+  private readonly ids = new Set<string>();
+
+  /** `docker run -d` with the given args before the image; returns the container id. */
+  async run(args: string[], options: { image?: string; cmd?: string[] } = {}): Promise<string> {
+    const { stdout } = await run(
+      'docker',
+      [
+        'run',
+        '-d',
+        '--label',
+        `${TEST_LABEL}=${process.pid}`,
+        ...args,
+        options.image ?? testImage(),
+        ...(options.cmd ?? []),
+      ],
+      { timeout: 60_000 },
+    );
+    const id = stdout.trim();
+    this.ids.add(id);
+    return id;
+  }
+
+  /** Creates without starting (for tests of the create→start sequence). */
+  async create(args: string[], options: { image?: string } = {}): Promise<string> {
+    const { stdout } = await run(
+      'docker',
+      ['create', '--label', `${TEST_LABEL}=${process.pid}`, ...args, options.image ?? testImage()],
+      { timeout: 60_000 },
+    );
+    const id = stdout.trim();
+    this.ids.add(id);
+    return id;
+  }
+
+  async docker(...args: string[]): Promise<string> {
+    const { stdout } = await run('docker', args, { timeout: 60_000 });
+    return stdout.trim();
+  }
+
+  async remove(id: string): Promise<void> {
+    await run('docker', ['rm', '-f', id], { timeout: 60_000 }).catch(() => undefined);
+    this.ids.delete(id);
+  }
+
+  async removeAll(): Promise<void> {
+    const ids = [...this.ids];
+    this.ids.clear();
+    if (ids.length > 0) await run('docker', ['rm', '-f', '-v', ...ids], { timeout: 120_000 }).catch(() => undefined);
+  }
+}
