@@ -271,8 +271,12 @@ export class ConsulHttpClient implements ConsulClient {
     try {
       if (options.signal?.aborted) throw new ConsulError(`${what}: aborted`);
       const out = await fn(ctx);
-      // Non-blocking methods without a ctx answer with the body only; ours always carry ctx.
-      return Array.isArray(out) && out.length === 2 && isResponse(out[0]) ? out : [undefined, out];
+      // papi checks `instanceof Error`, which fails across realms (jest's VM sandbox), and then
+      // resolves with the error instead of rejecting: treat any error-shaped value as a failure.
+      if (isErrorLike(out)) throw out;
+      // With includeResponse the package answers [response, body], or [response] for a 404.
+      if (Array.isArray(out) && isResponse(out[0])) return [out[0], out[1]] as [RawResponse, unknown];
+      return [undefined, out] as [undefined, unknown];
     } catch (err) {
       if (err instanceof ConsulError) throw err;
       const e = err as { statusCode?: number; message?: string; response?: RawResponse };
@@ -289,6 +293,10 @@ export class ConsulHttpClient implements ConsulClient {
       this.inflight.delete(ctx);
     }
   }
+}
+
+function isErrorLike(v: unknown): v is Error {
+  return Object.prototype.toString.call(v) === '[object Error]';
 }
 
 function isResponse(v: unknown): v is RawResponse {
