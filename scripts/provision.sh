@@ -56,11 +56,13 @@ fi
 "$CONSUL_BIN" version | head -1 >&2
 
 # --- dockerd ---
+started_dockerd=""
 if ! docker info >/dev/null 2>&1; then
   log "starting dockerd"
   mkdir -p /var/lib/docker
   nohup dockerd --iptables=false --ip6tables=false >"$CACHE/dockerd.log" 2>&1 &
   echo $! >"$CACHE/dockerd.pid"
+  started_dockerd=$!
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
   docker info >/dev/null 2>&1 || { log "dockerd did not start; see $CACHE/dockerd.log"; tail -20 "$CACHE/dockerd.log" >&2; exit 1; }
 fi
@@ -93,4 +95,5 @@ cat <<ENV
 export PATH="$NODE_BIN:\$PATH"
 export SWITCHYARD_CONSUL_BIN="$CONSUL_BIN"
 export SWITCHYARD_TEST_IMAGE="$TEST_IMAGE"
+export SWITCHYARD_STARTED_DOCKERD_PID="$started_dockerd"
 ENV

@@ -7,6 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 eval "$(bash scripts/provision.sh)"
+# Stop dockerd at the end only when this run started it (end only what we started).
+if [ -n "${SWITCHYARD_STARTED_DOCKERD_PID:-}" ]; then
+  trap 'kill "$SWITCHYARD_STARTED_DOCKERD_PID" 2>/dev/null || true' EXIT
+fi
 echo "node $(node --version), consul at $SWITCHYARD_CONSUL_BIN, image $SWITCHYARD_TEST_IMAGE"
 
 # Reinstall dependencies only when the lock file changed since the last install.
