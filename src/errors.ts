@@ -75,3 +75,6 @@ export function errorMessage(err: unknown): string {
   }
   return String(err);
 }
+
+/** A KV write lost a check-and-set race: someone else changed the state first; nothing was written. */
+export class StateConflictError extends SwitchyardError {}
