@@ -1,0 +1,233 @@
+import { SwitchRefusedError } from '../errors.js';
+import type { ColorHealth } from './instance-health.js';
+import { passingByColor, passingOf } from './instance-health.js';
+import { defaultLiveColor, type HistoryEntry, type ServiceState } from './state.js';
+
+/**
+ * The pure half of switch / rollback / canary: from the stored state and the instances' health to
+ * the next state and its history entry, or a refusal that says why. No I/O here; the store writes
+ * what these return.
+ */
+export interface DecisionInput {
+  service: string;
+  /** The state stored in KV; undefined when none is stored (or it is unreadable). */
+  current: ServiceState | undefined;
+  health: ReadonlyMap<string, ColorHealth>;
+  /** Fewest passing instances the color that is to take traffic must have. */
+  minPassing: number;
+  force: boolean;
+  /** `user@host` or `--by`. */
+  by: string;
+  /** ISO timestamp. */
+  at: string;
+  reason?: string;
+}
+
+export type Decision =
+  | { kind: 'noop'; message: string }
+  | { kind: 'change'; state: ServiceState; entry: HistoryEntry; message: string; warnings: string[] };
+
+/** The color serving the main port: the stored one, else the first color with a passing instance. */
+export function effectiveLive(current: ServiceState | undefined, health: ReadonlyMap<string, ColorHealth>) {
+  return current?.live ?? defaultLiveColor(passingByColor(health));
+}
+
+/** The color on the preview port: the previous live color when it has instances, else another one. */
+export function effectiveIdle(
+  current: ServiceState | undefined,
+  health: ReadonlyMap<string, ColorHealth>,
+): string | undefined {
+  const live = effectiveLive(current, health);
+  if (current?.previous && current.previous !== live && health.has(current.previous)) return current.previous;
+  return [...health.keys()].filter((c) => c !== live).sort()[0];
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** Refuses (or, with force, warns) when `color` has fewer passing instances than required. */
+function gate(input: DecisionInput, color: string, warnings: string[]): void {
+  const passing = passingOf(input.health, color);
+  if (passing >= input.minPassing) return;
+  const why = `${color} has ${plural(passing, 'passing instance')} of ${input.service}, need at least ${input.minPassing}`;
+  if (!input.force) throw new SwitchRefusedError(`${why} (use --force to override)`);
+  warnings.push(`${why}; going ahead because of --force`);
+}
+
+function stamp(input: DecisionInput): Pick<ServiceState, 'updatedAt' | 'updatedBy' | 'reason'> {
+  return { updatedAt: input.at, updatedBy: input.by, ...(input.reason ? { reason: input.reason } : {}) };
+}
+
+function entryBase(input: DecisionInput): Pick<HistoryEntry, 'at' | 'by' | 'reason'> {
+  return { at: input.at, by: input.by, ...(input.reason ? { reason: input.reason } : {}) };
+}
+
+export function decideSwitch(input: DecisionInput, target: string): Decision {
+  const live = effectiveLive(input.current, input.health);
+  const weights = input.current?.weights;
+  if (live === target && !weights)
+    return { kind: 'noop', message: `${target} is already live for ${input.service}; nothing to do` };
+  const warnings: string[] = [];
+  gate(input, target, warnings);
+  // Switching to the live color during a canary ends the canary: everything back on live.
+  const previous = live === target ? input.current?.previous : live;
+  const state: ServiceState = { live: target, ...(previous ? { previous } : {}), ...stamp(input) };
+  const entry: HistoryEntry = {
+    ...entryBase(input),
+    action: 'switch',
+    ...(live ? { from: live } : {}),
+    to: target,
+  };
+  const message =
+    live === target
+      ? `${input.service}: canary ended, all traffic on ${target}`
+      : `${input.service}: live ${live ?? '(none)'} → ${target}`;
+  return { kind: 'change', state, entry, message, warnings };
+}
+
+/**
+ * Undoes the last change: during a canary, all traffic goes back to the live color; otherwise the
+ * previous live color becomes live again (gated like a switch).
+ */
+export function decideRollback(input: DecisionInput): Decision {
+  const current = input.current;
+  if (current?.weights) {
+    const state: ServiceState = {
+      live: current.live,
+      ...(current.previous ? { previous: current.previous } : {}),
+      ...stamp(input),
+    };
+    const canary = Object.keys(current.weights).find((c) => c !== current.live);
+    return {
+      kind: 'change',
+      state,
+      entry: { ...entryBase(input), action: 'rollback', ...(canary ? { from: canary } : {}), to: current.live },
+      message: `${input.service}: canary stopped, all traffic back on ${current.live}`,
+      warnings: [],
+    };
+  }
+  if (!current?.previous)
+    throw new SwitchRefusedError(`${input.service} has no previous live color to roll back to (it was never switched)`);
+  const target = current.previous;
+  const warnings: string[] = [];
+  gate(input, target, warnings);
+  const state: ServiceState = { live: target, previous: current.live, ...stamp(input) };
+  return {
+    kind: 'change',
+    state,
+    entry: { ...entryBase(input), action: 'rollback', from: current.live, to: target },
+    message: `${input.service}: rolled back, live ${current.live} → ${target}`,
+    warnings,
+  };
+}
+
+/**
+ * One canary step: `percent` of the main port's traffic to `color`, the rest to the live color.
+ * 0 ends the canary with everything on live; 100 completes it (color becomes live, like a switch).
+ */
+export function decideCanary(input: DecisionInput, color: string, percent: number): Decision {
+  if (!Number.isInteger(percent) || percent < 0 || percent > 100)
+    throw new SwitchRefusedError(`canary percent must be a whole number from 0 to 100, got ${percent}`);
+  const live = effectiveLive(input.current, input.health);
+  if (!live)
+    throw new SwitchRefusedError(
+      `${input.service} has no live color yet (no color has a passing instance); use "switchyard switch" first`,
+    );
+  if (color === live)
+    throw new SwitchRefusedError(
+      `${color} is already live for ${input.service}; a canary sends traffic to the other color`,
+    );
+  const warnings: string[] = [];
+  const previous = input.current?.previous;
+  if (percent === 0) {
+    if (!input.current?.weights)
+      return { kind: 'noop', message: `${input.service} has no canary running; nothing to do` };
+    return {
+      kind: 'change',
+      state: { live, ...(previous ? { previous } : {}), ...stamp(input) },
+      entry: { ...entryBase(input), action: 'canary', from: live, to: color, weights: { [live]: 100, [color]: 0 } },
+      message: `${input.service}: canary of ${color} set to 0%, all traffic on ${live}`,
+      warnings,
+    };
+  }
+  gate(input, color, warnings);
+  if (percent === 100) {
+    return {
+      kind: 'change',
+      state: { live: color, previous: live, ...stamp(input) },
+      entry: { ...entryBase(input), action: 'canary', from: live, to: color, weights: { [color]: 100 } },
+      message: `${input.service}: canary complete, live ${live} → ${color}`,
+      warnings,
+    };
+  }
+  const weights = { [live]: 100 - percent, [color]: percent };
+  const same = input.current?.weights;
+  if (same && same[live] === weights[live] && same[color] === weights[color])
+    return { kind: 'noop', message: `${input.service} already sends ${percent}% to ${color}; nothing to do` };
+  return {
+    kind: 'change',
+    state: { live, ...(previous ? { previous } : {}), weights, ...stamp(input) },
+    entry: { ...entryBase(input), action: 'canary', from: live, to: color, weights },
+    message: `${input.service}: ${percent}% of traffic to ${color}, ${100 - percent}% to ${live}`,
+    warnings,
+  };
+}
+
+/** Puts back the state from before a ramp began, with all traffic on the old live color. */
+export function decideCanaryAbort(
+  input: DecisionInput,
+  before: ServiceState | undefined,
+  oldLive: string,
+  color: string,
+  why: string,
+): Extract<Decision, { kind: 'change' }> {
+  const previous = before?.previous;
+  return {
+    kind: 'change',
+    state: { live: oldLive, ...(previous ? { previous } : {}), ...stamp({ ...input, reason: why }) },
+    entry: { ...entryBase({ ...input, reason: why }), action: 'canary-abort', from: color, to: oldLive },
+    message: `${input.service}: canary of ${color} aborted, all traffic back on ${oldLive}: ${why}`,
+    warnings: [],
+  };
+}
+
+/**
+ * Whether a ramp may go on. The canary color must keep every instance that was passing when the
+ * ramp began (any loss means a canary instance failed under real traffic), and never fall below
+ * `minPassing` unless forced.
+ */
+export function canaryHealthVerdict(
+  service: string,
+  color: string,
+  startPassing: number,
+  nowPassing: number,
+  minPassing: number,
+  force: boolean,
+): { ok: true } | { ok: false; why: string } {
+  if (nowPassing < startPassing)
+    return {
+      ok: false,
+      why: `${color} passing instances of ${service} dropped from ${startPassing} to ${nowPassing} during the canary`,
+    };
+  if (!force && nowPassing < minPassing)
+    return {
+      ok: false,
+      why: `${color} has ${plural(nowPassing, 'passing instance')} of ${service}, need at least ${minPassing}`,
+    };
+  return { ok: true };
+}
+
+/** "5,25,50,100" → [5, 25, 50, 100]; each 1-100, strictly rising. Throws a plain Error saying what is wrong. */
+export function parseSteps(value: string): number[] {
+  const parts = value.split(',').map((s) => s.trim());
+  const steps: number[] = [];
+  for (const p of parts) {
+    if (!/^\d+$/.test(p)) throw new Error(`expected comma-separated percentages such as 5,25,50,100, got "${value}"`);
+    const n = Number(p);
+    if (n < 1 || n > 100) throw new Error(`each step must be from 1 to 100, got ${n} in "${value}"`);
+    if (steps.length > 0 && n <= steps[steps.length - 1]!)
+      throw new Error(`steps must rise, got ${n} after ${steps[steps.length - 1]} in "${value}"`);
+    steps.push(n);
+  }
+  if (steps.length === 0) throw new Error(`expected at least one step, got "${value}"`);
+  return steps;
+}

@@ -1,0 +1,104 @@
+import type { CheckStatus, HealthInstance } from '../consul/consul-client.js';
+import { COLOR_PATTERN } from './state.js';
+
+/**
+ * How the control commands judge instances, with the same rules as the render role's snapshot: an
+ * instance's color is its `color` Meta value (else a tag naming one of the known colors); it is passing when every one of its own and its node's
+ * checks passes and neither it nor its node is in Consul maintenance. Only passing instances take
+ * traffic, so only they count towards `--min-passing`.
+ */
+export interface InstanceView {
+  id: string;
+  node: string;
+  address: string;
+  port: number;
+  /** undefined for an instance without a (valid) color: it never takes part in a switch. */
+  color: string | undefined;
+  /** Worst status among its own and its node's checks; passing when it has none. */
+  health: CheckStatus;
+  maintenance: boolean;
+  passing: boolean;
+  /** The output of the first failing check, so `status` can say why an instance is out. */
+  why?: string;
+}
+
+export interface ColorHealth {
+  color: string;
+  total: number;
+  passing: number;
+  instances: InstanceView[];
+}
+
+const MAINTENANCE_CHECK = /^_(service|node)_maintenance(:|$)/;
+const RANK: Record<CheckStatus, number> = { passing: 0, warning: 1, critical: 2 };
+
+/** Color tags recognised on instances without a `color` Meta key (the render role's default). */
+export const DEFAULT_COLOR_TAGS: readonly string[] = ['blue', 'green'];
+
+export function viewInstance(i: HealthInstance, colorTags: readonly string[] = DEFAULT_COLOR_TAGS): InstanceView {
+  let health: CheckStatus = 'passing';
+  let maintenance = false;
+  let why: string | undefined;
+  for (const c of i.checks) {
+    // Another service's checks on the same node say nothing about this instance.
+    if (c.serviceId !== '' && c.serviceId !== i.serviceId) continue;
+    if (MAINTENANCE_CHECK.test(c.checkId)) {
+      maintenance = true;
+      why ??= `maintenance${c.output ? `: ${c.output.trim()}` : ''}`;
+    }
+    if (RANK[c.status] > RANK[health]) health = c.status;
+    if (c.status !== 'passing' && !MAINTENANCE_CHECK.test(c.checkId))
+      why ??= `${c.name || c.checkId} is ${c.status}${c.output ? `: ${oneLine(c.output)}` : ''}`;
+  }
+  const rawColor = i.meta.color;
+  const color =
+    rawColor !== undefined
+      ? COLOR_PATTERN.test(rawColor)
+        ? rawColor
+        : undefined
+      : i.tags.find((t) => colorTags.includes(t));
+  return {
+    id: i.serviceId,
+    node: i.node,
+    address: i.address,
+    port: i.port,
+    color,
+    health,
+    maintenance,
+    passing: health === 'passing' && !maintenance,
+    ...(why !== undefined ? { why } : {}),
+  };
+}
+
+/** Instances grouped by color, colors in name order; uncolored instances are left out. */
+export function healthByColor(
+  instances: readonly HealthInstance[],
+  colorTags: readonly string[] = DEFAULT_COLOR_TAGS,
+): Map<string, ColorHealth> {
+  const views = instances
+    .map((i) => viewInstance(i, colorTags))
+    .filter((v): v is InstanceView & { color: string } => !!v.color);
+  views.sort((a, b) => a.color.localeCompare(b.color) || a.address.localeCompare(b.address) || a.port - b.port);
+  const out = new Map<string, ColorHealth>();
+  for (const v of views) {
+    const entry = out.get(v.color) ?? { color: v.color, total: 0, passing: 0, instances: [] };
+    entry.total += 1;
+    if (v.passing) entry.passing += 1;
+    entry.instances.push(v);
+    out.set(v.color, entry);
+  }
+  return out;
+}
+
+export function passingByColor(byColor: ReadonlyMap<string, ColorHealth>): Map<string, number> {
+  return new Map([...byColor].map(([c, h]) => [c, h.passing]));
+}
+
+export function passingOf(byColor: ReadonlyMap<string, ColorHealth>, color: string): number {
+  return byColor.get(color)?.passing ?? 0;
+}
+
+function oneLine(s: string): string {
+  const line = s.trim().replace(/\s+/g, ' ');
+  return line.length > 120 ? `${line.slice(0, 117)}...` : line;
+}
