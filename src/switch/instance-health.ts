@@ -1,11 +1,11 @@
 import type { CheckStatus, HealthInstance } from '../consul/consul-client.js';
-import { COLOR_PATTERN } from './state.js';
+import { DEFAULT_COLORS, instanceColor, instanceHealth, isMaintenanceCheck } from '../snapshot/build-snapshot.js';
 
 /**
  * How the control commands judge instances, with the same rules as the render role's snapshot: an
- * instance's color is its `color` Meta value (else a tag naming one of the known colors); it is passing when every one of its own and its node's
- * checks passes and neither it nor its node is in Consul maintenance. Only passing instances take
- * traffic, so only they count towards `--min-passing`.
+ * instance's color is its `color` Meta value (else a tag naming one of the known colors); it is
+ * passing when every one of its own and its node's checks passes and neither it nor its node is in
+ * Consul maintenance. Only passing instances take traffic, so only they count towards `--min-passing`.
  */
 export interface InstanceView {
   id: string;
@@ -29,43 +29,30 @@ export interface ColorHealth {
   instances: InstanceView[];
 }
 
-const MAINTENANCE_CHECK = /^_(service|node)_maintenance(:|$)/;
-const RANK: Record<CheckStatus, number> = { passing: 0, warning: 1, critical: 2 };
+/** The render role's default color tags, for instances without a `color` Meta key. */
+export const DEFAULT_COLOR_TAGS: readonly string[] = DEFAULT_COLORS;
 
-/** Color tags recognised on instances without a `color` Meta key (the render role's default). */
-export const DEFAULT_COLOR_TAGS: readonly string[] = ['blue', 'green'];
-
+// Health and color come from the snapshot builder's own functions, so a switch gate and the
+// proxy config can never disagree about which instances take traffic.
 export function viewInstance(i: HealthInstance, colorTags: readonly string[] = DEFAULT_COLOR_TAGS): InstanceView {
-  let health: CheckStatus = 'passing';
-  let maintenance = false;
-  let why: string | undefined;
-  for (const c of i.checks) {
-    // Another service's checks on the same node say nothing about this instance.
-    if (c.serviceId !== '' && c.serviceId !== i.serviceId) continue;
-    if (MAINTENANCE_CHECK.test(c.checkId)) {
-      maintenance = true;
-      why ??= `maintenance${c.output ? `: ${c.output.trim()}` : ''}`;
-    }
-    if (RANK[c.status] > RANK[health]) health = c.status;
-    if (c.status !== 'passing' && !MAINTENANCE_CHECK.test(c.checkId))
-      why ??= `${c.name || c.checkId} is ${c.status}${c.output ? `: ${oneLine(c.output)}` : ''}`;
-  }
-  const rawColor = i.meta.color;
-  const color =
-    rawColor !== undefined
-      ? COLOR_PATTERN.test(rawColor)
-        ? rawColor
-        : undefined
-      : i.tags.find((t) => colorTags.includes(t));
+  const health = instanceHealth(i);
+  const own = i.checks.filter((c) => c.serviceId === '' || c.serviceId === i.serviceId);
+  const maintenanceCheck = own.find(isMaintenanceCheck);
+  const failing = own.find((c) => c.status !== 'passing' && !isMaintenanceCheck(c));
+  const why = maintenanceCheck
+    ? `maintenance${maintenanceCheck.output ? `: ${oneLine(maintenanceCheck.output)}` : ''}`
+    : failing
+      ? `${failing.name || failing.checkId} is ${failing.status}${failing.output ? `: ${oneLine(failing.output)}` : ''}`
+      : undefined;
   return {
     id: i.serviceId,
     node: i.node,
     address: i.address,
     port: i.port,
-    color,
+    color: instanceColor(i, colorTags).color,
     health,
-    maintenance,
-    passing: health === 'passing' && !maintenance,
+    maintenance: maintenanceCheck !== undefined,
+    passing: health === 'passing' && maintenanceCheck === undefined,
     ...(why !== undefined ? { why } : {}),
   };
 }
