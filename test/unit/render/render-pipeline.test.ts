@@ -1,0 +1,245 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { PassThrough } from 'node:stream';
+import { CheckerError, ReloadError, TemplateError } from '../../../src/errors.js';
+import { Metrics } from '../../../src/http/metrics.js';
+import { createLogger } from '../../../src/log/logger.js';
+import type { ApplyInput, ApplyOutcome, ProxyDriver } from '../../../src/proxy/proxy-driver.js';
+import { RenderPipeline, type RenderPipelineOptions } from '../../../src/render/render-pipeline.js';
+import type { TemplateRenderer } from '../../../src/render/template-renderer.js';
+import { buildSnapshot, DEFAULT_COLORS } from '../../../src/snapshot/build-snapshot.js';
+import type { Snapshot } from '../../../src/snapshot/snapshot.js';
+import { healthInstance } from '../snapshot/fixtures.js';
+import { FakeClock, flushPromises } from '../watch/fake-clock.js';
+
+/** A snapshot of service "app" with `n` blue instances. */
+function snap(n: number, live?: string): Snapshot {
+  const instances = Array.from({ length: n }, (_, i) =>
+    healthInstance('app', `a${i}`, { color: 'blue', address: `10.0.0.${i + 1}` }),
+  );
+  return buildSnapshot(
+    { health: new Map([['app', instances]]), states: new Map(live ? [['app', { live }]] : []) },
+    { colors: DEFAULT_COLORS, services: ['app'] },
+  ).snapshot;
+}
+
+class FakeRenderer implements TemplateRenderer {
+  fail: Error | undefined;
+  render(snapshot: Snapshot): string {
+    if (this.fail) throw this.fail;
+    return `servers ${snapshot.services[0]!.instances.length}`;
+  }
+}
+
+class FakeDriver implements ProxyDriver {
+  readonly kind = 'haproxy' as const;
+  readonly applied: ApplyInput[] = [];
+  fail: Error | undefined;
+  /** When set, apply() waits for release(). */
+  hold = false;
+  private release: (() => void) | undefined;
+  private last = '';
+
+  async apply(input: ApplyInput): Promise<ApplyOutcome> {
+    this.applied.push(input);
+    if (this.hold) await new Promise<void>((r) => (this.release = r));
+    if (this.fail) throw this.fail;
+    const action = input.config === this.last ? 'unchanged' : 'reloaded';
+    this.last = input.config;
+    return { action, configPath: '/etc/haproxy/haproxy.cfg' };
+  }
+
+  finish(): void {
+    this.hold = false;
+    this.release?.();
+  }
+
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+const pipelines: RenderPipeline[] = [];
+afterEach(async () => {
+  await Promise.all(pipelines.splice(0).map((p) => p.close()));
+});
+
+function setup(overrides: Partial<RenderPipelineOptions> = {}) {
+  const clock = new FakeClock();
+  const renderer = new FakeRenderer();
+  const driver = new FakeDriver();
+  const metrics = new Metrics({ defaultMetrics: false });
+  const reports: Snapshot[] = [];
+  const stream = new PassThrough();
+  const lines: string[] = [];
+  stream.on('data', (b: Buffer) => lines.push(...b.toString().trim().split('\n')));
+  const pipeline = new RenderPipeline({
+    renderer,
+    driver,
+    logger: createLogger({ stream, json: true, level: 'debug' }),
+    metrics,
+    wait: { minMs: 100, maxMs: 1000 },
+    retryDelayMs: 5000,
+    clock,
+    reporter: {
+      write: (s) => {
+        reports.push(s);
+        return Promise.resolve();
+      },
+    },
+    ...overrides,
+  });
+  pipelines.push(pipeline);
+  const messages = () => lines.map((l) => JSON.parse(l) as { level: string; message: string });
+  const counter = async (name: 'renders', outcome: string) =>
+    (await metrics[name].get()).values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+  return { clock, renderer, driver, metrics, reports, pipeline, messages, counter };
+}
+
+describe('RenderPipeline', () => {
+  it('turns 50 changes within a second into at most two applies, the last with the newest snapshot', async () => {
+    const { clock, driver, pipeline } = setup();
+    await pipeline.start();
+    for (let i = 1; i <= 50; i++) {
+      pipeline.update(snap(i), clock.now());
+      await clock.advance(20);
+    }
+    await clock.advance(2000);
+    expect(driver.applied.length).toBeGreaterThanOrEqual(1);
+    expect(driver.applied.length).toBeLessThanOrEqual(2);
+    expect(driver.applied.at(-1)!.config).toBe('servers 50');
+  });
+
+  it('renders after min of quiet, and says why in the log', async () => {
+    const { clock, driver, pipeline, messages, reports } = setup();
+    pipeline.update(snap(1, 'blue'));
+    await clock.advance(99);
+    expect(driver.applied).toHaveLength(0);
+    await clock.advance(1);
+    expect(driver.applied).toHaveLength(1);
+    pipeline.update(snap(2, 'blue'));
+    await clock.advance(100);
+    const info = messages()
+      .filter((m) => m.level === 'info')
+      .map((m) => m.message);
+    expect(info.at(-1)).toBe(
+      'installed and reloaded haproxy config /etc/haproxy/haproxy.cfg because app: instance 10.0.0.2:8080 (blue) added',
+    );
+    expect(reports).toHaveLength(2);
+  });
+
+  it('coalesces changes that arrive during an apply into one more apply with the newest snapshot', async () => {
+    const { clock, driver, pipeline } = setup({ wait: { minMs: 0, maxMs: 0 } });
+    driver.hold = true;
+    pipeline.update(snap(1));
+    await flushPromises();
+    for (let i = 2; i <= 10; i++) pipeline.update(snap(i));
+    await flushPromises();
+    expect(driver.applied).toHaveLength(1);
+    driver.finish();
+    await pipeline.idle();
+    await clock.advance(10);
+    expect(driver.applied.map((a) => a.config)).toEqual(['servers 1', 'servers 10']);
+  });
+
+  it('does nothing for a snapshot equal to the one served', async () => {
+    const { clock, driver, pipeline } = setup();
+    pipeline.update(snap(1));
+    await clock.advance(200);
+    pipeline.update(snap(1));
+    await clock.advance(2000);
+    expect(driver.applied).toHaveLength(1);
+  });
+
+  it('keeps serving after a template error, and renders once the next change works', async () => {
+    const { clock, renderer, driver, pipeline, messages, counter } = setup();
+    renderer.fail = new TemplateError('template /t.eta line 3: ReferenceError: x is not defined');
+    pipeline.update(snap(1));
+    await clock.advance(200);
+    expect(driver.applied).toHaveLength(0);
+    expect(messages().find((m) => m.level === 'error')!.message).toContain(
+      'the template failed, so the haproxy config was not changed and the last good one keeps serving: template /t.eta line 3',
+    );
+    expect(await counter('renders', 'error')).toBe(1);
+    renderer.fail = undefined;
+    pipeline.update(snap(2));
+    await clock.advance(200);
+    expect(driver.applied.map((a) => a.config)).toEqual(['servers 2']);
+  });
+
+  it('logs a checker rejection with its output and retries after the retry delay', async () => {
+    const { clock, driver, pipeline, messages, metrics } = setup();
+    driver.fail = new CheckerError(
+      'haproxy -c rejected the candidate',
+      "[ALERT] parsing [x.cfg:12] : unknown keyword 'evil'",
+    );
+    pipeline.update(snap(1));
+    await clock.advance(200);
+    const err = messages().find((m) => m.level === 'error')!.message;
+    expect(err).toContain('haproxy rejected the new config, so it was not installed and the old one keeps serving');
+    expect(err).toContain("unknown keyword 'evil'");
+    driver.fail = undefined;
+    await clock.advance(4000);
+    expect(driver.applied).toHaveLength(1);
+    await clock.advance(1000);
+    expect(driver.applied).toHaveLength(2);
+    expect(driver.applied[1]!.reason).toContain('retry after a failure');
+    // The latency counts from the change, not from the retry.
+    const hist = await metrics.eventToLive.get();
+    expect(hist.values.find((v) => v.metricName === 'switchyard_event_to_live_seconds_sum')!.value).toBeGreaterThan(5);
+  });
+
+  it('retries a failed reload on the next change too', async () => {
+    const { clock, driver, pipeline, messages } = setup();
+    driver.fail = new ReloadError('kill -USR2 4242: no such process');
+    pipeline.update(snap(1));
+    await clock.advance(200);
+    expect(messages().some((m) => m.message.startsWith('reloading haproxy failed'))).toBe(true);
+    driver.fail = undefined;
+    pipeline.update(snap(1)); // the same snapshot: still applied, the last one failed
+    await clock.advance(200);
+    expect(driver.applied).toHaveLength(2);
+  });
+
+  it('re-renders at once when the template is edited, without waiting for quiet', async () => {
+    const { clock, driver, pipeline } = setup({ wait: { minMs: 5000, maxMs: 20_000 } });
+    pipeline.update(snap(1));
+    await clock.advance(6000);
+    expect(driver.applied).toHaveLength(1);
+    pipeline.templateChanged();
+    await flushPromises();
+    expect(driver.applied).toHaveLength(2);
+    expect(driver.applied[1]!.reason).toContain('template edited');
+  });
+
+  it('counts renders and records event-to-live latency and the last success', async () => {
+    const { clock, pipeline, metrics, counter } = setup();
+    const seen = clock.now();
+    pipeline.update(snap(1), seen);
+    await clock.advance(150);
+    expect(await counter('renders', 'changed')).toBe(1);
+    const hist = await metrics.eventToLive.get();
+    expect(hist.values.find((v) => v.metricName === 'switchyard_event_to_live_seconds_sum')!.value).toBeCloseTo(0.1, 2);
+    expect((await metrics.lastApplySuccess.get()).values[0]!.value).toBeGreaterThan(0);
+  });
+
+  it('close() waits for the apply in flight, drops pending work and is idempotent', async () => {
+    const { clock, driver, pipeline } = setup({ wait: { minMs: 0, maxMs: 0 } });
+    driver.hold = true;
+    pipeline.update(snap(1));
+    await flushPromises();
+    pipeline.update(snap(2));
+    let closed = false;
+    const c1 = pipeline.close().then(() => (closed = true));
+    const c2 = pipeline.close();
+    await flushPromises();
+    expect(closed).toBe(false);
+    driver.finish();
+    await Promise.all([c1, c2]);
+    pipeline.update(snap(3));
+    await clock.advance(5000);
+    expect(driver.applied.map((a) => a.config)).toEqual(['servers 1']);
+  });
+});
