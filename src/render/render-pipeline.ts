@@ -1,5 +1,5 @@
 import PQueue from 'p-queue';
-import type { WaitRange } from '../config/values.js';
+import { formatMs, type WaitRange } from '../config/values.js';
 import { CheckerError, ClosedError, ReloadError, TemplateError, errorMessage } from '../errors.js';
 import type { Metrics } from '../http/metrics.js';
 import { once, withTimeout, type Lifecycle } from '../lifecycle.js';
@@ -189,15 +189,13 @@ export class RenderPipeline implements Lifecycle {
     const now = this.clock.now();
     metrics?.renders.inc({ outcome: outcome.action === 'unchanged' ? 'unchanged' : 'changed' });
     metrics?.lastApplySuccess.set(now / 1000);
-    if (outcome.action === 'unchanged') {
-      this.log.debug(`${kind} config ${outcome.configPath} unchanged after: ${why}`);
-    } else {
-      if (seenAt !== undefined) metrics?.eventToLive.observe(Math.max(0, now - seenAt) / 1000);
-      this.log.info(`${ACTION_TEXT[outcome.action]} ${kind} config ${outcome.configPath} because ${why}`, {
-        action: outcome.action,
-        ...(seenAt !== undefined ? { afterMs: now - seenAt } : {}),
-      });
-    }
+    if (outcome.action !== 'unchanged' && seenAt !== undefined)
+      metrics?.eventToLive.observe(Math.max(0, now - seenAt) / 1000);
+    // The driver logs the reload itself, with `reason`; this line adds the latency.
+    this.log.debug(`${ACTION_TEXT[outcome.action]} ${kind} config ${outcome.configPath} because ${why}`, {
+      action: outcome.action,
+      ...(seenAt !== undefined ? { afterMs: now - seenAt } : {}),
+    });
     this.reportPending = true;
     await this.writeReportIfPending(snapshot);
   }
@@ -209,21 +207,18 @@ export class RenderPipeline implements Lifecycle {
 
   private logApplyError(err: unknown, why: string): void {
     const kind = this.options.driver.kind;
-    const retry = `it will be tried again on the next change or in ${Math.round((this.options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS) / 1000)}s`;
-    if (err instanceof CheckerError) {
+    const retry = `trying again on the next change or in ${formatMs(this.options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS)}`;
+    // The driver has already logged a rejection (with the checker's output) or a failed reload as
+    // its own event; this line only says what happens next.
+    if (err instanceof CheckerError || err instanceof ReloadError) {
+      this.log.debug(`${kind} apply failed (${err.message}); ${retry}`, { changes: why });
+    } else {
       this.log.error(
-        `${kind} rejected the new config, so it was not installed and the old one keeps serving; ${retry}: ${err.message}\n${err.output.trim().slice(0, 4000)}`,
-        { changes: why },
-      );
-    } else if (err instanceof ReloadError) {
-      this.log.error(
-        `reloading ${kind} failed, so it may still serve the previous config; ${retry}: ${errorMessage(err)}`,
+        `applying the ${kind} config failed, the last good config keeps serving; ${retry}: ${errorMessage(err)}`,
         {
           changes: why,
         },
       );
-    } else {
-      this.log.error(`applying the ${kind} config failed; ${retry}: ${errorMessage(err)}`, { changes: why });
     }
   }
 
