@@ -1,6 +1,10 @@
 import type { Command } from 'commander';
+import { runCommand } from './run.js';
 
 /** Each subcommand lives in its own file and adds itself here. */
 export function registerCommands(program: Command): void {
-  void program;
+  // addCommand() does not inherit exitOverride and output settings; without them a usage error
+  // would exit 1 from inside commander instead of reaching main()'s exit code 2.
+  const add = (cmd: Command) => program.addCommand(cmd.copyInheritedSettings(program));
+  add(runCommand());
 }

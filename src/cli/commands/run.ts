@@ -1,0 +1,224 @@
+import net from 'node:net';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { durationParser, parseBool, parseList } from '../../config/values.js';
+import { ConsulHttpClient } from '../../consul/consul-http-client.js';
+import { Daemon, DEFAULT_CLOSE_TIMEOUT_MS, closeOnly, runUntilSignal } from '../../daemon.js';
+import { DockerodeDockerClient } from '../../docker/dockerode-docker-client.js';
+import { ConfigError, errorMessage } from '../../errors.js';
+import { Metrics } from '../../http/metrics.js';
+import { createLogger, type Logger } from '../../log/logger.js';
+import { Registrar, type RegistrarOptions } from '../../registrar/registrar.js';
+import { isValidTag, type Selection } from '../../registrar/service-definitions.js';
+import { addCommonOptions, jsonLogs, type CommonOptions } from '../common-options.js';
+
+/**
+ * `switchyard run`: the daemon. Each role adds its options here and its part in buildDaemon();
+ * register-role options are documented in docs/registering.md.
+ */
+export interface RunOptions extends CommonOptions {
+  register: boolean;
+  nodeId?: string;
+  colorLabel: string;
+  explicit: boolean;
+  allPublished: boolean;
+  tags: string[];
+  ip?: string;
+  internal: boolean;
+  network?: string;
+  resync: number;
+  deregisterOnExit: boolean;
+  shutdownTimeout: number;
+}
+
+const NODE_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.@-]{0,99}$/;
+const LABEL_KEY = /^[a-zA-Z0-9][a-zA-Z0-9_.\-/]{0,127}$/;
+
+function pattern(re: RegExp, what: string) {
+  return (value: string): string => {
+    if (!re.test(value)) throw new InvalidArgumentError(`expected ${what}, got "${value}"`);
+    return value;
+  };
+}
+
+function parseIp(value: string): string {
+  if (net.isIP(value) === 0) throw new InvalidArgumentError(`expected an IPv4 or IPv6 address, got "${value}"`);
+  return value;
+}
+
+function parseTags(value: string): string[] {
+  const tags = parseList(value);
+  for (const t of tags)
+    if (!isValidTag(t))
+      throw new InvalidArgumentError(
+        `expected comma-separated tags without spaces, quotes, braces or semicolons, got "${t}"`,
+      );
+  return tags;
+}
+
+/** A boolean flag that also reads true/false from its environment variable (a bare flag means true). */
+function boolOption(flags: string, description: string, env: string): Option {
+  return new Option(`${flags} [bool]`, description).env(env).argParser(parseBool).preset('true').default(false);
+}
+
+export function addRegisterOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option('--register [bool]', 'run the register role (Docker containers → Consul services)')
+        .env('SWITCHYARD_REGISTER')
+        .argParser(parseBool)
+        .preset('true')
+        .default(true),
+    )
+    .addOption(new Option('--no-register', 'do not register containers (a load-balancer host that runs no apps)'))
+    .addOption(
+      new Option(
+        '--node-id <id>',
+        'owner id written to every registration and the first part of service IDs; default: the Consul agent’s node name',
+      )
+        .env('SWITCHYARD_NODE_ID')
+        .argParser(pattern(NODE_ID, '1-100 of letters, digits, _ . @ - (no colon)')),
+    )
+    .addOption(
+      new Option('--color-label <key>', 'container label holding the deployment color')
+        .env('SWITCHYARD_COLOR_LABEL')
+        .argParser(pattern(LABEL_KEY, 'a label key such as color or com.example.color'))
+        .default('color'),
+    )
+    .addOption(
+      boolOption(
+        '--explicit',
+        'register only ports named by SERVICE_NAME / SERVICE_<port>_NAME',
+        'SWITCHYARD_EXPLICIT',
+      ),
+    )
+    .addOption(
+      boolOption(
+        '--all-published',
+        'register every container with a published port, labelled or not (Registrator’s default)',
+        'SWITCHYARD_ALL_PUBLISHED',
+      ),
+    )
+    .addOption(
+      new Option('--tags <list>', 'comma-separated tags added to every registered service')
+        .env('SWITCHYARD_TAGS')
+        .argParser(parseTags)
+        .default([]),
+    )
+    .addOption(
+      new Option(
+        '--ip <address>',
+        'address advertised for published ports; default: the binding’s host IP when specific, else the Consul agent’s address',
+      )
+        .env('SWITCHYARD_IP')
+        .argParser(parseIp),
+    )
+    .addOption(
+      boolOption(
+        '--internal',
+        'register exposed container ports at the container’s own IP instead of published ports',
+        'SWITCHYARD_INTERNAL',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--network <name>',
+        'with --internal: the Docker network whose IP is advertised; default the container’s first',
+      )
+        .env('SWITCHYARD_NETWORK')
+        .argParser(pattern(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/, 'a Docker network name')),
+    )
+    .addOption(
+      new Option('--resync <duration>', 'interval of the full Docker ↔ Consul reconciliation')
+        .env('SWITCHYARD_RESYNC')
+        .argParser(durationParser(1_000, 86_400_000))
+        .default(30_000, '30s'),
+    )
+    .addOption(
+      boolOption(
+        '--deregister-on-exit',
+        'on SIGTERM/SIGINT, deregister every service this node owns',
+        'SWITCHYARD_DEREGISTER_ON_EXIT',
+      ),
+    )
+    .addOption(
+      new Option('--shutdown-timeout <duration>', 'bound on a clean stop after SIGTERM/SIGINT')
+        .env('SWITCHYARD_SHUTDOWN_TIMEOUT')
+        .argParser(durationParser(1_000, 300_000))
+        .default(DEFAULT_CLOSE_TIMEOUT_MS, '10s'),
+    );
+}
+
+export function registrarOptions(o: RunOptions): RegistrarOptions {
+  if (o.explicit && o.allPublished)
+    throw new ConfigError('--explicit and --all-published contradict each other: choose one (or neither)');
+  if (o.network && !o.internal) throw new ConfigError('--network only applies with --internal');
+  const selection: Selection = o.explicit ? 'explicit' : o.allPublished ? 'published' : 'labelled';
+  return {
+    ...(o.nodeId ? { nodeId: o.nodeId } : {}),
+    colorLabel: o.colorLabel,
+    selection,
+    extraTags: o.tags,
+    internal: o.internal,
+    ...(o.network ? { network: o.network } : {}),
+    ...(o.ip ? { advertiseIp: o.ip } : {}),
+    resyncMs: o.resync,
+    deregisterOnExit: o.deregisterOnExit,
+    closeTimeoutMs: Math.max(1_000, o.shutdownTimeout - 1_000),
+  };
+}
+
+export interface BuiltDaemon {
+  daemon: Daemon;
+  registrar?: Registrar;
+  metrics: Metrics;
+}
+
+/** Builds every part `run` starts, in start order; closing happens in reverse. */
+export function buildDaemon(o: RunOptions, logger: Logger, metrics = new Metrics()): BuiltDaemon {
+  const daemon = new Daemon({ logger, closeTimeoutMs: o.shutdownTimeout });
+  let consul: ConsulHttpClient;
+  try {
+    consul = new ConsulHttpClient({ address: o.consulAddr, ...(o.consulToken ? { token: o.consulToken } : {}) });
+  } catch (err) {
+    throw new ConfigError(`option '--consul-addr' (CONSUL_HTTP_ADDR): ${errorMessage(err)}`, { cause: err });
+  }
+  daemon.add(
+    'consul-client',
+    closeOnly(() => consul.close()),
+  );
+  const built: BuiltDaemon = { daemon, metrics };
+
+  if (o.register) {
+    const regOptions = registrarOptions(o);
+    let docker: DockerodeDockerClient;
+    try {
+      docker = new DockerodeDockerClient({ ...(o.dockerHost ? { host: o.dockerHost } : {}), logger });
+    } catch (err) {
+      throw new ConfigError(`option '--docker-host' (DOCKER_HOST): ${errorMessage(err)}`, { cause: err });
+    }
+    daemon.add(
+      'docker-client',
+      closeOnly(() => docker.close()),
+    );
+    built.registrar = new Registrar({ docker, consul, logger, metrics }, regOptions);
+    daemon.add('registrar', built.registrar);
+  }
+  return built;
+}
+
+export function runCommand(): Command {
+  const cmd = new Command('run').description(
+    'Run the daemon: register this host’s containers in Consul (and, with the render role, keep the proxy in line)',
+  );
+  addCommonOptions(cmd);
+  addRegisterOptions(cmd);
+  cmd.action(async (options: RunOptions) => {
+    const logger = createLogger({ level: options.logLevel, json: jsonLogs(options.logFormat) });
+    const { daemon } = buildDaemon(options, logger);
+    const code = await runUntilSignal(daemon, logger);
+    process.exitCode = code;
+    // Anything still holding the event loop open after a clean stop must not keep the process alive.
+    setTimeout(() => process.exit(code), 2_000).unref();
+  });
+  return cmd;
+}

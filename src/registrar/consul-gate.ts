@@ -1,0 +1,69 @@
+import { backoffMs, sleep } from '../lifecycle.js';
+
+/**
+ * Holds every lane while the Consul agent is unreachable, and lets one prober retry with backoff,
+ * so an outage costs one request per backoff step instead of one per container (no flood). Lanes
+ * keep only their latest desired state meanwhile (see ContainerLanes), so nothing piles up.
+ */
+export interface GateEvents {
+  /** The first failure of an outage. */
+  down(err: unknown): void;
+  /** A probe failed (attempt counts from 1). */
+  stillDown(err: unknown, attempt: number): void;
+  /** Reachable again after `downForMs`. */
+  up(downForMs: number): void;
+}
+
+export class ConsulGate {
+  private downSince: number | undefined;
+  private opened: Promise<void> = Promise.resolve();
+  private open: () => void = () => undefined;
+
+  constructor(
+    private readonly probe: () => Promise<void>,
+    private readonly events: GateEvents,
+    private readonly signal: AbortSignal,
+    private readonly backoff: (attempt: number) => number = (a) => backoffMs(a, 500, 15_000),
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get isDown(): boolean {
+    return this.downSince !== undefined;
+  }
+
+  /** Resolves true when Consul is (believed) reachable, false when the signal aborted first. */
+  async ready(): Promise<boolean> {
+    if (this.signal.aborted) return false;
+    if (this.downSince === undefined) return true;
+    const aborted = new Promise<void>((r) => this.signal.addEventListener('abort', () => r(), { once: true }));
+    await Promise.race([this.opened, aborted]);
+    return !this.signal.aborted;
+  }
+
+  /** Reports a failure that means "Consul unreachable"; starts the prober unless one runs. */
+  fail(err: unknown): void {
+    if (this.downSince !== undefined || this.signal.aborted) return;
+    this.downSince = this.now();
+    this.opened = new Promise<void>((r) => (this.open = r));
+    this.events.down(err);
+    void this.probeLoop();
+  }
+
+  private async probeLoop(): Promise<void> {
+    for (let attempt = 0; !this.signal.aborted; attempt++) {
+      const wait = this.backoff(attempt);
+      if (!(await sleep(wait, this.signal))) return;
+      try {
+        await this.probe();
+      } catch (err) {
+        this.events.stillDown(err, attempt + 1);
+        continue;
+      }
+      const downFor = this.now() - (this.downSince ?? this.now());
+      this.downSince = undefined;
+      this.events.up(downFor);
+      this.open();
+      return;
+    }
+  }
+}
