@@ -121,12 +121,14 @@ describe('RenderPipeline', () => {
     expect(driver.applied).toHaveLength(1);
     pipeline.update(snap(2, 'blue'));
     await clock.advance(100);
-    const info = messages()
-      .filter((m) => m.level === 'info')
-      .map((m) => m.message);
-    expect(info.at(-1)).toBe(
-      'installed and reloaded haproxy config /etc/haproxy/haproxy.cfg because app: instance 10.0.0.2:8080 (blue) added',
-    );
+    await flushPromises();
+    // The driver logs the reload with this reason; the pipeline adds the latency at debug level.
+    expect(driver.applied[1]!.reason).toBe('app: instance 10.0.0.2:8080 (blue) added');
+    expect(messages().at(-1)).toMatchObject({
+      message:
+        'installed and reloaded haproxy config /etc/haproxy/haproxy.cfg because app: instance 10.0.0.2:8080 (blue) added',
+      afterMs: 100,
+    });
     expect(reports).toHaveLength(2);
   });
 
