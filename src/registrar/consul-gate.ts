@@ -18,6 +18,8 @@ export class ConsulGate {
   private downSince: number | undefined;
   private opened: Promise<void> = Promise.resolve();
   private open: () => void = () => undefined;
+  /** One listener for every waiter: adding one per ready() call would leak during a long outage. */
+  private readonly aborted: Promise<void>;
 
   constructor(
     private readonly probe: () => Promise<void>,
@@ -25,7 +27,9 @@ export class ConsulGate {
     private readonly signal: AbortSignal,
     private readonly backoff: (attempt: number) => number = (a) => backoffMs(a, 500, 15_000),
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.aborted = new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
+  }
 
   get isDown(): boolean {
     return this.downSince !== undefined;
@@ -35,8 +39,7 @@ export class ConsulGate {
   async ready(): Promise<boolean> {
     if (this.signal.aborted) return false;
     if (this.downSince === undefined) return true;
-    const aborted = new Promise<void>((r) => this.signal.addEventListener('abort', () => r(), { once: true }));
-    await Promise.race([this.opened, aborted]);
+    await Promise.race([this.opened, this.aborted]);
     return !this.signal.aborted;
   }
 

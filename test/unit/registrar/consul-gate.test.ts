@@ -1,0 +1,58 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConsulGate } from '../../../src/registrar/consul-gate.js';
+
+describe('ConsulGate', () => {
+  it('holds waiters while down, probes with backoff (one request per step, not one per waiter), and opens on success', async () => {
+    let probes = 0;
+    let healthy = false;
+    const events: string[] = [];
+    const ac = new AbortController();
+    const waits: number[] = [];
+    const gate = new ConsulGate(
+      async () => {
+        probes++;
+        if (!healthy) throw new Error('ECONNREFUSED');
+      },
+      {
+        down: () => events.push('down'),
+        stillDown: (_e, attempt) => events.push(`still ${attempt}`),
+        up: () => events.push('up'),
+      },
+      ac.signal,
+      (attempt) => {
+        waits.push(attempt);
+        return 5;
+      },
+    );
+    expect(await gate.ready()).toBe(true);
+    gate.fail(new Error('ECONNREFUSED'));
+    gate.fail(new Error('again')); // a second failure during the outage changes nothing
+    const waiters = Array.from({ length: 100 }, () => gate.ready());
+    await new Promise((r) => setTimeout(r, 40));
+    expect(gate.isDown).toBe(true);
+    const probesWhileDown = probes;
+    expect(probesWhileDown).toBeGreaterThan(0);
+    expect(probesWhileDown).toBeLessThan(20);
+    healthy = true;
+    expect(await Promise.all(waiters)).toEqual(Array(100).fill(true));
+    expect(gate.isDown).toBe(false);
+    expect(events[0]).toBe('down');
+    expect(events.at(-1)).toBe('up');
+    expect(waits.slice(0, 3)).toEqual([0, 1, 2]);
+    ac.abort();
+  });
+
+  it('releases waiters with false when closed during an outage', async () => {
+    const ac = new AbortController();
+    const gate = new ConsulGate(
+      () => Promise.reject(new Error('down')),
+      { down: () => undefined, stillDown: () => undefined, up: () => undefined },
+      ac.signal,
+      () => 5,
+    );
+    gate.fail(new Error('down'));
+    const w = gate.ready();
+    ac.abort();
+    expect(await w).toBe(false);
+  });
+});

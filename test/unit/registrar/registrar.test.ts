@@ -1,0 +1,301 @@
+import { PassThrough } from 'node:stream';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { Metrics } from '../../../src/http/metrics.js';
+import { createLogger } from '../../../src/log/logger.js';
+import { Registrar, type RegistrarOptions } from '../../../src/registrar/registrar.js';
+import { waitFor } from '../../helpers/ports.js';
+import { FakeConsul, FakeDocker, labelledContainer } from './fakes.js';
+
+interface LogLine {
+  level: string;
+  message: string;
+  container?: string;
+  containerId?: string;
+  label?: string;
+}
+
+const running: Registrar[] = [];
+
+function setup(options: Partial<RegistrarOptions> = {}) {
+  const docker = new FakeDocker();
+  const consul = new FakeConsul();
+  const stream = new PassThrough();
+  const lines: LogLine[] = [];
+  stream.on('data', (b: Buffer) => {
+    for (const l of b.toString().split('\n')) if (l.trim()) lines.push(JSON.parse(l) as LogLine);
+  });
+  const metrics = new Metrics({ defaultMetrics: false });
+  const make = () => {
+    const r = new Registrar(
+      { docker, consul, logger: createLogger({ json: true, stream, level: 'debug' }), metrics },
+      {
+        colorLabel: 'color',
+        selection: 'labelled',
+        extraTags: [],
+        internal: false,
+        resyncMs: 60_000,
+        agentCheckMs: 60_000,
+        deregisterOnExit: false,
+        closeTimeoutMs: 2_000,
+        ...options,
+      },
+    );
+    running.push(r);
+    return r;
+  };
+  return { docker, consul, lines, metrics, make };
+}
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((r) => r.close()));
+});
+
+const ids = (consul: FakeConsul) => [...consul.services.keys()].sort();
+
+describe('Registrar', () => {
+  it('subscribes to events before listing, registers labelled running containers at start, ignores the rest', async () => {
+    const { docker, consul, make } = setup();
+    docker.containers.set('a', labelledContainer(1, { id: 'a' }));
+    docker.containers.set('b', labelledContainer(2, { id: 'b', labels: {} }));
+    docker.containers.set('c', labelledContainer(3, { id: 'c', running: false }));
+    let connectedWhenListed: boolean | undefined;
+    const list = docker.listContainers.bind(docker);
+    docker.listContainers = () => {
+      connectedWhenListed ??= docker.connected;
+      return list();
+    };
+    const r = make();
+    await r.start();
+    await r.ready;
+    expect(connectedWhenListed).toBe(true);
+    expect(docker.subscriptions[0]?.since).toMatch(/^\d+\.\d{9}$/);
+    expect(ids(consul)).toEqual(['node-a:web-1:8080']);
+    expect(consul.services.get('node-a:web-1:8080')?.meta.switchyard_owner).toBe('node-a');
+  });
+
+  it('start → registered; kill (SIGTERM) → drained; die → deregistered without waiting for destroy', async () => {
+    const { docker, consul, lines, make } = setup();
+    const r = make();
+    await r.start();
+    await r.ready;
+    const c = labelledContainer(1, { id: 'a' });
+    docker.containers.set('a', c);
+    docker.emit('start', 'a');
+    await waitFor('registered', () => consul.services.has('node-a:web-1:8080'), 2_000);
+
+    docker.emit('kill', 'a', { signal: '15' });
+    await waitFor('drained', () => consul.maintenance.get('node-a:web-1:8080') === true, 2_000);
+    expect(consul.services.has('node-a:web-1:8080')).toBe(true);
+
+    docker.containers.set('a', { ...c, running: false });
+    docker.emit('die', 'a', { exitCode: '0' });
+    await waitFor('deregistered', () => !consul.services.has('node-a:web-1:8080'), 2_000);
+    const drain = lines.find((l) => l.message.startsWith('draining'));
+    expect(drain).toMatchObject({ container: 'web-1', containerId: 'a' });
+    expect(lines.some((l) => l.message.startsWith('deregistered web') && l.message.includes('not running'))).toBe(true);
+  });
+
+  it('a reload signal (SIGHUP) does not drain', async () => {
+    const { docker, consul, make } = setup();
+    docker.containers.set('a', labelledContainer(1, { id: 'a' }));
+    const r = make();
+    await r.start();
+    await r.ready;
+    docker.emit('kill', 'a', { signal: '1' });
+    docker.emit('health_status: healthy', 'a');
+    await new Promise((res) => setTimeout(res, 50));
+    expect(consul.calls.filter((c) => c.startsWith('maintenance'))).toEqual([]);
+  });
+
+  it('removes ghosts it owns at start and never touches services it does not own', async () => {
+    const { docker, consul, make } = setup();
+    const ghost = {
+      id: 'node-a:gone:8080',
+      name: 'web',
+      tags: [],
+      address: '',
+      port: 1,
+      meta: { switchyard_owner: 'node-a', container_id: 'gone' },
+      checks: [],
+    };
+    const foreign = { ...ghost, id: 'other:gone:8080', meta: { switchyard_owner: 'other', container_id: 'gone' } };
+    const manual = { ...ghost, id: 'hand-made', meta: {} };
+    for (const s of [ghost, foreign, manual]) consul.services.set(s.id, s);
+    docker.containers.set('a', labelledContainer(1, { id: 'a' }));
+    const r = make();
+    await r.start();
+    await r.ready;
+    expect(ids(consul)).toEqual(['hand-made', 'node-a:web-1:8080', 'other:gone:8080']);
+  });
+
+  it('Consul down: no crash, no flood; once it is back, the latest state of every container is registered', async () => {
+    const { docker, consul, lines, make } = setup();
+    const r = make();
+    await r.start();
+    await r.ready;
+    consul.down = true;
+    const callsBefore = consul.calls.length;
+    for (let i = 0; i < 40; i++) {
+      docker.containers.set(`c${i}`, labelledContainer(i, { id: `c${i}` }));
+      docker.emit('start', `c${i}`);
+    }
+    // Container 0 stops again during the outage: its latest state (gone) is what must win.
+    docker.containers.set('c0', { ...docker.containers.get('c0')!, running: false });
+    docker.emit('die', 'c0');
+    await new Promise((res) => setTimeout(res, 1_500));
+    const duringOutage = consul.calls.length - callsBefore;
+    // Each lane tries at most once before the gate closes; after that only the prober asks.
+    expect(duringOutage).toBeLessThan(60);
+    expect(lines.filter((l) => l.message.startsWith('Consul agent unreachable'))).toHaveLength(1);
+    consul.down = false;
+    await waitFor('all registered after the outage', () => consul.services.size === 39, 20_000);
+    expect(consul.services.has('node-a:web-0:8080')).toBe(false);
+    expect(lines.some((l) => l.message.startsWith('Consul agent reachable again'))).toBe(true);
+  }, 30_000);
+
+  it('event stream ends → reconnects with since = last event time, reconciles, and loses no event', async () => {
+    const { docker, consul, metrics, make } = setup();
+    const r = make();
+    await r.start();
+    await r.ready;
+    docker.containers.set('a', labelledContainer(1, { id: 'a' }));
+    docker.emit('start', 'a');
+    await waitFor('a registered', () => consul.services.size === 1, 2_000);
+    docker.endStream();
+    // While disconnected: b starts (its event is lost with the connection), a stops.
+    docker.containers.set('b', labelledContainer(2, { id: 'b' }));
+    docker.containers.set('a', { ...docker.containers.get('a')!, running: false });
+    await waitFor('resubscribed', () => docker.subscriptions.length === 2 && docker.connected, 5_000);
+    expect(docker.subscriptions[1]?.since).toBe('1700000000.001000000');
+    await waitFor('reconciled after reconnect', () => ids(consul).join() === 'node-a:web-2:8080', 5_000);
+    expect(
+      (await metrics.registry.getSingleMetricAsString('switchyard_docker_reconnects_total')).trim().endsWith(' 1'),
+    ).toBe(true);
+    docker.containers.set('c', labelledContainer(3, { id: 'c' }));
+    docker.emit('start', 'c');
+    await waitFor('c registered on the new stream', () => consul.services.has('node-a:web-3:8080'), 2_000);
+  });
+
+  it('a failing stream is retried with backoff, never ends the registrar', async () => {
+    const { docker, make, lines } = setup();
+    const r = make();
+    await r.start();
+    await r.ready;
+    docker.failStream(new Error('socket hang up'));
+    await waitFor('resubscribed', () => docker.subscriptions.length === 2 && docker.connected, 5_000);
+    expect(
+      lines.some((l) => l.level === 'warn' && l.message.includes('Docker event stream failed (socket hang up)')),
+    ).toBe(true);
+  });
+
+  it('the agent losing its state → everything registered again by the agent check', async () => {
+    const { docker, consul, lines, make } = setup({ agentCheckMs: 100 });
+    for (let i = 0; i < 5; i++) docker.containers.set(`c${i}`, labelledContainer(i, { id: `c${i}` }));
+    const r = make();
+    await r.start();
+    await r.ready;
+    expect(consul.services.size).toBe(5);
+    consul.loseEverything();
+    await waitFor('re-registered', () => consul.services.size === 5, 3_000);
+    expect(lines.some((l) => l.message.includes('no longer has 5 of our 5 services'))).toBe(true);
+  });
+
+  it('Docker health follows health_status events through the TTL check', async () => {
+    const { docker, consul, make } = setup();
+    docker.containers.set('a', labelledContainer(1, { id: 'a', health: 'starting' }));
+    const r = make();
+    await r.start();
+    await r.ready;
+    const check = 'node-a:web-1:8080:docker-health';
+    expect(consul.ttl.get(check)).toBe('critical');
+    docker.containers.set('a', { ...docker.containers.get('a')!, health: 'healthy' });
+    docker.emit('health_status: healthy', 'a');
+    await waitFor('passing', () => consul.ttl.get(check) === 'passing', 2_000);
+    docker.containers.set('a', { ...docker.containers.get('a')!, health: 'unhealthy' });
+    docker.emit('health_status: unhealthy', 'a');
+    await waitFor('critical', () => consul.ttl.get(check) === 'critical', 2_000);
+  });
+
+  it('a hostile label skips that container with one warning naming container and label; others are registered', async () => {
+    const { docker, consul, lines, metrics, make } = setup({ resyncMs: 100 });
+    docker.containers.set(
+      'bad',
+      labelledContainer(1, {
+        id: 'bad',
+        name: 'evil',
+        labels: { color: 'blue', SERVICE_NAME: 'x;\n server evil 1.2.3.4' },
+      }),
+    );
+    docker.containers.set('ok', labelledContainer(2, { id: 'ok' }));
+    const r = make();
+    await r.start();
+    await r.ready;
+    await new Promise((res) => setTimeout(res, 350)); // a few resyncs: still one warning
+    expect(ids(consul)).toEqual(['node-a:web-2:8080']);
+    const warnings = lines.filter((l) => l.level === 'warn' && l.container === 'evil');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ label: 'label SERVICE_NAME', containerId: 'bad' });
+    expect(warnings[0]!.message).toMatch(/^skipping container: label SERVICE_NAME contains control characters/);
+    expect(await metrics.registry.getSingleMetricAsString('switchyard_skipped_containers_total')).toMatch(/ 1$/m);
+  });
+
+  it('a container name reused by a new container (compose recreate) ends with the new one registered', async () => {
+    const { docker, consul, make } = setup();
+    const old = labelledContainer(1, { id: 'old' });
+    docker.containers.set('old', old);
+    const r = make();
+    await r.start();
+    await r.ready;
+    consul.delayMs = 20; // keep the lane busy so the events below coalesce
+    docker.containers.delete('old');
+    docker.emit('die', 'old', { name: 'web-1' });
+    docker.emit('destroy', 'old', { name: 'web-1' });
+    docker.containers.set('new', labelledContainer(1, { id: 'new', labels: { color: 'green' } }));
+    docker.emit('start', 'new');
+    await waitFor(
+      'the new container registered',
+      () => consul.services.get('node-a:web-1:8080')?.meta.container_id === 'new',
+      3_000,
+    );
+    await new Promise((res) => setTimeout(res, 100));
+    expect(consul.services.get('node-a:web-1:8080')?.tags).toEqual(['green']);
+  });
+
+  it('close keeps registrations by default and removes them with deregisterOnExit', async () => {
+    const keep = setup();
+    keep.docker.containers.set('a', labelledContainer(1, { id: 'a' }));
+    const r1 = keep.make();
+    await r1.start();
+    await r1.ready;
+    await r1.close();
+    await r1.close();
+    expect(keep.consul.services.size).toBe(1);
+
+    const drop = setup({ deregisterOnExit: true });
+    drop.docker.containers.set('a', labelledContainer(1, { id: 'a' }));
+    drop.consul.services.set('hand-made', {
+      id: 'hand-made',
+      name: 'x',
+      tags: [],
+      address: '',
+      port: 1,
+      meta: {},
+      checks: [],
+    });
+    const r2 = drop.make();
+    await r2.start();
+    await r2.ready;
+    await r2.close();
+    expect(ids(drop.consul)).toEqual(['hand-made']);
+  });
+
+  it('close before start finished is safe and bounded', async () => {
+    const { consul, make } = setup();
+    consul.down = true; // the owner lookup keeps retrying
+    const r = make();
+    await r.start();
+    const t0 = Date.now();
+    await r.close();
+    expect(Date.now() - t0).toBeLessThan(1_000);
+  });
+});
