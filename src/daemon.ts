@@ -1,4 +1,5 @@
 import { errorMessage } from './errors.js';
+import type { PartState } from './http/health.js';
 import { once, withTimeout, type Lifecycle } from './lifecycle.js';
 import type { Logger } from './log/logger.js';
 
@@ -26,6 +27,7 @@ export class Daemon implements Lifecycle {
   private readonly logger: Logger;
   private readonly closeTimeoutMs: number;
   private closing = false;
+  private readonly running = new Set<DaemonPart>();
 
   constructor(options: DaemonOptions) {
     this.logger = options.logger.child({ component: 'daemon' });
@@ -42,6 +44,21 @@ export class Daemon implements Lifecycle {
     return this.parts.map((p) => p.name);
   }
 
+  /** Each part and where it is in its life, for /healthz (src/http/health.ts). */
+  partStates(): PartState[] {
+    return this.parts.map((p) => ({
+      name: p.name,
+      part: p.part,
+      phase: this.closing
+        ? 'closing'
+        : this.running.has(p)
+          ? 'running'
+          : this.started.includes(p)
+            ? 'starting'
+            : 'pending',
+    }));
+  }
+
   async start(): Promise<void> {
     for (const p of this.parts) {
       // A signal during start-up: stop starting more, close() takes care of what did start.
@@ -49,6 +66,7 @@ export class Daemon implements Lifecycle {
       this.started.push(p);
       try {
         await p.part.start();
+        this.running.add(p);
       } catch (err) {
         this.logger.error(`could not start ${p.name}: ${errorMessage(err)}`, { part: p.name });
         await this.close();
