@@ -5,7 +5,9 @@ import { ConsulHttpClient } from '../../consul/consul-http-client.js';
 import { Daemon, DEFAULT_CLOSE_TIMEOUT_MS, closeOnly, runUntilSignal } from '../../daemon.js';
 import { DockerodeDockerClient } from '../../docker/dockerode-docker-client.js';
 import { ConfigError, errorMessage } from '../../errors.js';
+import { addHttpOptions, type HttpOptions } from '../../http/http-options.js';
 import { Metrics } from '../../http/metrics.js';
+import { StatusServer } from '../../http/status-server.js';
 import { createLogger, type Logger } from '../../log/logger.js';
 import { Registrar, type RegistrarOptions } from '../../registrar/registrar.js';
 import { isValidTag, type Selection } from '../../registrar/service-definitions.js';
@@ -15,7 +17,7 @@ import { addCommonOptions, jsonLogs, type CommonOptions } from '../common-option
  * `switchyard run`: the daemon. Each role adds its options here and its part in buildDaemon();
  * register-role options are documented in docs/registering.md.
  */
-export interface RunOptions extends CommonOptions {
+export interface RunOptions extends CommonOptions, HttpOptions {
   register: boolean;
   nodeId?: string;
   colorLabel: string;
@@ -187,6 +189,8 @@ export function buildDaemon(o: RunOptions, logger: Logger, metrics = new Metrics
     closeOnly(() => consul.close()),
   );
   const built: BuiltDaemon = { daemon, metrics };
+  // Early in the list, so probes get 503 "starting" while the roles start, and last to close.
+  if (o.httpListen) daemon.add('http', new StatusServer({ ...o.httpListen, metrics, health: daemon, logger }));
 
   if (o.register) {
     const regOptions = registrarOptions(o);
@@ -212,6 +216,7 @@ export function runCommand(): Command {
   );
   addCommonOptions(cmd);
   addRegisterOptions(cmd);
+  addHttpOptions(cmd);
   cmd.action(async (options: RunOptions) => {
     const logger = createLogger({ level: options.logLevel, json: jsonLogs(options.logFormat) });
     const { daemon } = buildDaemon(options, logger);
