@@ -48,6 +48,8 @@ export class EtaTemplateRenderer implements TemplateRenderer {
       // Includes (`<%~ include('./part.eta') %>`) resolve next to the template.
       views: path.dirname(this.templatePath),
       cache: false,
+      // Line tracking, so compile and render errors name the template line (a small cost per render).
+      debug: true,
     });
     this.template = this.compile();
   }

@@ -45,7 +45,9 @@ function syntaxErrorLine(compiledSource: () => string): number | undefined {
     runInNewContext(`(function (it, options) {${source}\n})`, {}, { filename: 'eta-template', timeout: 1000 });
     return undefined;
   } catch (e) {
-    const m = /^eta-template:(\d+)/.exec(e instanceof Error ? (e.stack ?? '') : '');
+    // The error comes from another realm (a new vm context): read its stack without instanceof.
+    const stack = (e as { stack?: unknown } | null)?.stack;
+    const m = /^eta-template:(\d+)/.exec(typeof stack === 'string' ? stack : '');
     if (!m) return undefined;
     const lines = source.split('\n').slice(0, Number(m[1]));
     for (let i = lines.length - 1; i >= 0; i--) {

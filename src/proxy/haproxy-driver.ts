@@ -1,0 +1,121 @@
+import type { DockerClient } from '../docker/docker-client.js';
+import type { Metrics } from '../http/metrics.js';
+import type { Logger } from '../log/logger.js';
+import { DockerExecChecker, LocalChecker, type ConfigChecker } from './config-checker.js';
+import { ConfigProxyDriver } from './config-proxy-driver.js';
+import { CommandReloader, ContainerSignalReloader, PidSignalReloader, readLivePid, type Reloader } from './reloader.js';
+import type { RuntimeUpdater } from './runtime-updater.js';
+import { servingWorkerPid } from './haproxy-admin-socket.js';
+import { ReloadError } from '../errors.js';
+
+/**
+ * HAProxy as the render role drives it: `haproxy -c -f` on the candidate, atomic install, then a
+ * master-worker reload (the listening sockets pass to the new workers; old workers finish their
+ * requests, bounded by `hard-stop-after`).
+ *
+ *   // HAProxy on this host, started as `haproxy -W -f /etc/haproxy/haproxy.cfg -p /run/haproxy.pid`:
+ *   const driver = new HaproxyDriver({ configPath: '/etc/haproxy/haproxy.cfg', pidFile: '/run/haproxy.pid', logger, metrics });
+ *   // Sidecar: HAProxy in container "lb" with the config folder mounted at /usr/local/etc/haproxy:
+ *   new HaproxyDriver({ configPath, container: { docker, name: 'lb', configDir: '/usr/local/etc/haproxy' }, logger });
+ *   // Anything else: reloadCommand: 'systemctl reload haproxy'
+ *   await driver.start(); await driver.apply({ config, snapshot, reason }); await driver.close();
+ *
+ * The reload is chosen in this order: `reloader`, `reloadCommand`, `container` (SIGUSR2 to it, as
+ * the official image expects), `pidFile` (SIGUSR2 to the master); with none, the file is only
+ * installed. With a pid file, a reload
+ * counts as done once the master has forked its new worker (PidSignalReloader).
+ */
+export interface HaproxyDriverOptions {
+  configPath: string;
+  logger: Logger;
+  metrics?: Metrics;
+  /** The haproxy binary for the local checker (default `haproxy` on PATH). */
+  binary?: string;
+  /** The master's pid file (`haproxy -W -p FILE`). */
+  pidFile?: string;
+  /** Run by /bin/sh instead of signalling; non-zero exit is a failed reload. */
+  reloadCommand?: string;
+  /** The sidecar layout: check inside the proxy's container and signal it. */
+  container?: { docker: DockerClient; name: string; configDir: string; signal?: string };
+  checker?: ConfigChecker;
+  reloader?: Reloader;
+  /** The Runtime API, for server changes without a reload. */
+  runtime?: RuntimeUpdater;
+  /**
+   * The admin socket the config declares (template param adminSocket). When set, a reload counts as
+   * done only once a new worker answers on it — the moment the old worker stops taking connections.
+   */
+  adminSocket?: string;
+}
+
+/**
+ * Wraps a reload so it returns when the new worker serves: the admin socket is accepted by the
+ * listening worker only, so its `show info` Pid changes once the old worker has let go. When the
+ * socket cannot be asked before the reload (not configured, HAProxy elsewhere) the reload is trusted.
+ */
+export class HaproxyServingReloader implements Reloader {
+  readonly description: string;
+  constructor(
+    private readonly inner: Reloader,
+    private readonly adminSocket: string,
+    private readonly timeoutMs = 10_000,
+  ) {
+    this.description = `${inner.description}, then a new worker on ${adminSocket}`;
+  }
+
+  async reload(): Promise<void> {
+    const before = await servingWorkerPid(this.adminSocket);
+    await this.inner.reload();
+    if (before === undefined) return;
+    const deadline = Date.now() + this.timeoutMs;
+    for (;;) {
+      const now = await servingWorkerPid(this.adminSocket);
+      if (now !== undefined && now !== before) return;
+      if (Date.now() > deadline) {
+        throw new ReloadError(
+          `no new HAProxy worker answered on ${this.adminSocket} within ${this.timeoutMs} ms; worker ${before} still serves the previous config`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+export class HaproxyDriver extends ConfigProxyDriver {
+  constructor(options: HaproxyDriverOptions) {
+    const checker =
+      options.checker ??
+      (options.container
+        ? new DockerExecChecker(
+            'haproxy',
+            options.container.docker,
+            options.container.name,
+            options.container.configDir,
+          )
+        : new LocalChecker('haproxy', options.binary ?? 'haproxy'));
+    const pidReloader = options.pidFile
+      ? new PidSignalReloader(options.pidFile, 'SIGUSR2', 'HAProxy master')
+      : undefined;
+    const base =
+      options.reloader ??
+      (options.reloadCommand
+        ? new CommandReloader(options.reloadCommand)
+        : options.container
+          ? new ContainerSignalReloader(
+              options.container.docker,
+              options.container.name,
+              options.container.signal ?? 'SIGUSR2',
+            )
+          : pidReloader);
+    const reloader = base && options.adminSocket ? new HaproxyServingReloader(base, options.adminSocket) : base;
+    super({
+      kind: 'haproxy',
+      configPath: options.configPath,
+      checker,
+      reloader,
+      runtime: options.runtime,
+      logger: options.logger,
+      metrics: options.metrics,
+    });
+  }
+}

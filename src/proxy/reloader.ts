@@ -1,0 +1,116 @@
+import { readdir, readFile } from 'node:fs/promises';
+import type { DockerClient } from '../docker/docker-client.js';
+import { ReloadError } from '../errors.js';
+import { describeExit, runCommand } from './run-command.js';
+
+/** Makes the running proxy load the installed config. Throws ReloadError saying why it could not. */
+export interface Reloader {
+  reload(): Promise<void>;
+  readonly description: string;
+}
+
+/** Reads a pid file and checks the process is alive. */
+export async function readLivePid(pidFile: string, what: string): Promise<number> {
+  let text: string;
+  try {
+    text = await readFile(pidFile, 'utf8');
+  } catch (err) {
+    throw new ReloadError(`cannot read the ${what} pid file ${pidFile}: ${(err as Error).message}`, { cause: err });
+  }
+  // HAProxy writes the master pid first (then the workers' in older versions): the first line is the master.
+  const pid = Number(text.trim().split(/\s+/)[0]);
+  if (!Number.isInteger(pid) || pid <= 1) throw new ReloadError(`${pidFile} holds no pid ("${text.slice(0, 40)}")`);
+  if (!isAlive(pid)) throw new ReloadError(`the ${what} (pid ${pid} from ${pidFile}) is not running`);
+  return pid;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A signal to the proxy's master process, found through its pid file: SIGUSR2 for an HAProxy master
+ * in master-worker mode (the listening sockets pass to the new workers; old ones finish their
+ * requests), SIGHUP for the nginx master (`nginx -s reload` does the same).
+ */
+export class PidSignalReloader implements Reloader {
+  readonly description: string;
+  constructor(
+    private readonly pidFile: string,
+    private readonly signal: NodeJS.Signals,
+    private readonly what: string,
+  ) {
+    this.description = `${signal} to the ${what} in ${pidFile}`;
+  }
+
+  async reload(): Promise<void> {
+    const pid = await readLivePid(this.pidFile, this.what);
+    try {
+      process.kill(pid, this.signal);
+    } catch (err) {
+      throw new ReloadError(
+        `could not send ${this.signal} to the ${this.what} (pid ${pid}): ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+  }
+
+  /** The master's pid, for a caller that verifies it survived the reload. */
+  pid(): Promise<number> {
+    return readLivePid(this.pidFile, this.what);
+  }
+}
+
+/** Any command (`--reload-command`), run by /bin/sh; a non-zero exit is a failed reload. */
+export class CommandReloader implements Reloader {
+  readonly description: string;
+  constructor(
+    private readonly command: string,
+    private readonly timeoutMs = 60_000,
+  ) {
+    this.description = `command: ${command}`;
+  }
+
+  async reload(): Promise<void> {
+    let result;
+    try {
+      result = await runCommand(['/bin/sh', '-c', this.command], { timeoutMs: this.timeoutMs });
+    } catch (err) {
+      throw new ReloadError(`could not run the reload command: ${(err as Error).message}`, { cause: err });
+    }
+    if (result.exitCode !== 0) {
+      const out = result.output ? `: ${result.output.slice(-2000)}` : '';
+      throw new ReloadError(`reload command ${describeExit(result, this.timeoutMs)}${out}`);
+    }
+  }
+}
+
+/** The sidecar layout: a signal to the proxy's container (its main process) through the Docker API. */
+export class ContainerSignalReloader implements Reloader {
+  readonly description: string;
+  constructor(
+    private readonly docker: DockerClient,
+    private readonly container: string,
+    private readonly signal: string,
+  ) {
+    this.description = `${signal} to container ${container}`;
+  }
+
+  async reload(): Promise<void> {
+    try {
+      await this.docker.signalContainer(this.container, this.signal);
+    } catch (err) {
+      throw new ReloadError(`could not send ${this.signal} to container ${this.container}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+}
