@@ -2,6 +2,7 @@ import type { AgentService, CheckStatus, ConsulClient, ServiceRegistration } fro
 import type { ContainerInfo, DockerClient, DockerEvent } from '../docker/docker-client.js';
 import { sinceFromNanos } from '../docker/event-lines.js';
 import { ClosedError, ConsulError, LabelError, errorMessage } from '../errors.js';
+import type { HealthReporter, PartHealth } from '../http/health.js';
 import type { Metrics } from '../http/metrics.js';
 import { backoffMs, once, sleep, withTimeout, type Lifecycle } from '../lifecycle.js';
 import { containerFields, type Logger } from '../log/logger.js';
@@ -76,7 +77,7 @@ const SYNC_ACTIONS = new Set([
  * "bring this container's registrations in line with what Docker says now"; the event loop only
  * schedules, so it never falls behind Docker's event buffer.
  */
-export class Registrar implements Lifecycle {
+export class Registrar implements Lifecycle, HealthReporter {
   private readonly log: Logger;
   private readonly abort = new AbortController();
   private readonly lanes: ContainerLanes;
@@ -90,7 +91,7 @@ export class Registrar implements Lifecycle {
   private readonly foreign = new Set<string>();
   private readonly draining = new Map<string, number>();
   private readonly inMaintenance = new Set<string>();
-  private readonly health = new Map<string, { status: CheckStatus; at: number }>();
+  private readonly lastHealth = new Map<string, { status: CheckStatus; at: number }>();
   /** Containers already warned about (container id → message), so a bad label warns once. */
   private readonly warned = new Map<string, string>();
   private readonly names = new Map<string, string>();
@@ -100,6 +101,8 @@ export class Registrar implements Lifecycle {
   private reconciling: Promise<void> | undefined;
   private reconcileAgain: Trigger | undefined;
   private startedResolve: () => void = () => undefined;
+  private reconciledOnce = false;
+  private streamDownSince: Date | undefined;
   /** Resolves after the first complete reconcile (tests and the bench wait on it). */
   readonly ready: Promise<void> = new Promise((r) => (this.startedResolve = r));
 
@@ -138,6 +141,21 @@ export class Registrar implements Lifecycle {
   /** Services this registrar believes it holds (for status output and tests). */
   get ownedServices(): AgentService[] {
     return [...this.owned.values()];
+  }
+
+  /** For /healthz: unhealthy while the Docker event stream or the Consul agent is down. */
+  health(): PartHealth {
+    if (!this.reconciledOnce)
+      return { status: 'starting', message: 'waiting for Docker and the Consul agent to answer a first reconcile' };
+    if (this.streamDownSince)
+      return {
+        status: 'unhealthy',
+        message: 'the Docker event stream is down; reconnecting with backoff',
+        since: this.streamDownSince.toISOString(),
+      };
+    if (this.gate.isDown)
+      return { status: 'unhealthy', message: 'the Consul agent is unreachable; changes are held and retried' };
+    return { status: 'ok', message: `${this.owned.size} services registered for this host` };
   }
 
   start(): Promise<void> {
@@ -217,7 +235,10 @@ export class Registrar implements Lifecycle {
         let next = iterator.next();
         const reconciled = this.reconcile(trigger).then(
           (ok) => {
-            if (ok) attempt = 0;
+            if (ok && !streamSignal.aborted) {
+              attempt = 0;
+              this.streamDownSince = undefined;
+            }
           },
           () => undefined,
         );
@@ -232,6 +253,8 @@ export class Registrar implements Lifecycle {
         failure = err;
       }
       if (signal.aborted) break;
+      streamAbort.abort();
+      this.streamDownSince ??= new Date();
       const wait = backoffMs(attempt++, 500, 15_000);
       this.log.warn(
         failure
@@ -354,6 +377,7 @@ export class Registrar implements Lifecycle {
     const line = `reconciled (${trigger}) in ${Date.now() - started} ms: ${running.size} running containers, ${this.owned.size} services owned, ${reg} registered, ${dereg} deregistered`;
     if (reg > 0 || dereg > 0 || trigger !== 'resync') this.log.info(line, { trigger });
     else this.log.debug(line, { trigger });
+    this.reconciledOnce = true;
     this.startedResolve();
     return true;
   }
@@ -390,7 +414,7 @@ export class Registrar implements Lifecycle {
   private forget(id: string): void {
     this.owned.delete(id);
     this.inMaintenance.delete(id);
-    this.health.delete(id);
+    this.lastHealth.delete(id);
   }
 
   /** The periodic cheap check: has the agent lost services we registered (restart without state)? */
@@ -537,7 +561,7 @@ export class Registrar implements Lifecycle {
       this.owned.set(d.id, asAgentService(d));
       this.touched.set(d.id, ++this.seq);
       const hc = d.checks.find((c) => c.checkId === dockerHealthCheckId(d.id));
-      if (hc?.status) this.health.set(d.id, { status: hc.status, at: Date.now() });
+      if (hc?.status) this.lastHealth.set(d.id, { status: hc.status, at: Date.now() });
       this.counts.registered++;
       this.log.info(
         `registered ${d.name}${d.meta.color ? ` (${d.meta.color})` : ''} at ${d.address || '<agent address>'}:${d.port}`,
@@ -567,7 +591,7 @@ export class Registrar implements Lifecycle {
       }
       if (info?.health) {
         const want: CheckStatus = info.health === 'healthy' ? 'passing' : 'critical';
-        const last = this.health.get(d.id);
+        const last = this.lastHealth.get(d.id);
         if (!last || last.status !== want || Date.now() - last.at > HEALTH_REFRESH_MS) {
           await this.op('health', () =>
             this.deps.consul.updateTtlCheck(dockerHealthCheckId(d.id), want, healthNotes(info.health!)),
@@ -578,7 +602,7 @@ export class Registrar implements Lifecycle {
               service: d.name,
               serviceId: d.id,
             });
-          this.health.set(d.id, { status: want, at: Date.now() });
+          this.lastHealth.set(d.id, { status: want, at: Date.now() });
         }
       }
     }

@@ -181,8 +181,11 @@ describe('Registrar', () => {
     const r = make();
     await r.start();
     await r.ready;
+    expect(r.health().status).toBe('ok');
     docker.failStream(new Error('socket hang up'));
+    await waitFor('/healthz sees the stream down', () => r.health().status === 'unhealthy', 2_000);
     await waitFor('resubscribed', () => docker.subscriptions.length === 2 && docker.connected, 5_000);
+    await waitFor('healthy again after the reconnect reconcile', () => r.health().status === 'ok', 2_000);
     expect(
       lines.some((l) => l.level === 'warn' && l.message.includes('Docker event stream failed (socket hang up)')),
     ).toBe(true);
