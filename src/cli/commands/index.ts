@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { canaryCommand } from './canary.js';
 import { rollbackCommand } from './rollback.js';
+import { renderCommand } from './render.js';
 import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
 import { switchCommand } from './switch.js';
@@ -11,6 +12,7 @@ export function registerCommands(program: Command): void {
   // would exit 1 from inside commander instead of reaching main()'s exit code 2.
   const add = (cmd: Command) => program.addCommand(cmd.copyInheritedSettings(program));
   add(runCommand());
+  add(renderCommand());
   add(switchCommand());
   add(rollbackCommand());
   add(canaryCommand());
