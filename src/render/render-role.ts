@@ -157,7 +157,14 @@ export class RenderRole implements Lifecycle {
   }
 
   async start(): Promise<void> {
-    await this.driver.start();
+    try {
+      await this.driver.start();
+    } catch (err) {
+      throw new ConfigError(
+        `${(err as Error).message} (set --config, or run with --no-render on a host without a proxy)`,
+        { cause: err },
+      );
+    }
     await this.pipeline.start();
     await this.watcher.start();
     this.log.info(

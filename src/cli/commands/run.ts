@@ -11,14 +11,18 @@ import { StatusServer } from '../../http/status-server.js';
 import { createLogger, type Logger } from '../../log/logger.js';
 import { Registrar, type RegistrarOptions } from '../../registrar/registrar.js';
 import { isValidTag, type Selection } from '../../registrar/service-definitions.js';
+import { addRenderOptions, type RenderOptions } from '../../render/render-options.js';
+import { RenderRole } from '../../render/render-role.js';
 import { addCommonOptions, jsonLogs, type CommonOptions } from '../common-options.js';
 
 /**
  * `switchyard run`: the daemon. Each role adds its options here and its part in buildDaemon();
  * register-role options are documented in docs/registering.md.
  */
-export interface RunOptions extends CommonOptions, HttpOptions {
+export interface RunOptions extends CommonOptions, HttpOptions, RenderOptions {
   register: boolean;
+  /** The render role (Consul → proxy config); options in docs/rendering.md. */
+  render: boolean;
   nodeId?: string;
   colorLabel: string;
   explicit: boolean;
@@ -172,6 +176,7 @@ export function registrarOptions(o: RunOptions): RegistrarOptions {
 export interface BuiltDaemon {
   daemon: Daemon;
   registrar?: Registrar;
+  render?: RenderRole;
   metrics: Metrics;
 }
 
@@ -207,7 +212,38 @@ export function buildDaemon(o: RunOptions, logger: Logger, metrics = new Metrics
     built.registrar = new Registrar({ docker, consul, logger, metrics }, regOptions);
     daemon.add('registrar', built.registrar);
   }
+
+  if (o.render) {
+    let docker: DockerodeDockerClient | undefined;
+    if (o.proxyContainer) {
+      try {
+        docker = new DockerodeDockerClient({ ...(o.dockerHost ? { host: o.dockerHost } : {}), logger });
+      } catch (err) {
+        throw new ConfigError(`option '--docker-host' (DOCKER_HOST): ${errorMessage(err)}`, { cause: err });
+      }
+      const d = docker;
+      daemon.add(
+        'proxy-docker-client',
+        closeOnly(() => d.close()),
+      );
+    }
+    built.render = new RenderRole(o, { consul, logger, metrics, kvPrefix: o.kvPrefix, ...(docker ? { docker } : {}) });
+    daemon.add('render', built.render);
+  }
   return built;
+}
+
+/** `--render` / `--no-render` (SWITCHYARD_RENDER) and the render role's options. */
+export function addRenderRoleOptions(cmd: Command): Command {
+  cmd.addOption(
+    new Option('--render [bool]', 'run the render role (Consul → checked proxy config → reload)')
+      .env('SWITCHYARD_RENDER')
+      .argParser(parseBool)
+      .preset('true')
+      .default(true),
+  );
+  cmd.addOption(new Option('--no-render', 'do not render a proxy config (a host that runs apps but no proxy)'));
+  return addRenderOptions(cmd);
 }
 
 export function runCommand(): Command {
@@ -216,6 +252,7 @@ export function runCommand(): Command {
   );
   addCommonOptions(cmd);
   addRegisterOptions(cmd);
+  addRenderRoleOptions(cmd);
   addHttpOptions(cmd);
   cmd.action(async (options: RunOptions) => {
     const logger = createLogger({ level: options.logLevel, json: jsonLogs(options.logFormat) });
