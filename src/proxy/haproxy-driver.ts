@@ -3,7 +3,7 @@ import type { Metrics } from '../http/metrics.js';
 import type { Logger } from '../log/logger.js';
 import { DockerExecChecker, LocalChecker, type ConfigChecker } from './config-checker.js';
 import { ConfigProxyDriver } from './config-proxy-driver.js';
-import { CommandReloader, ContainerSignalReloader, PidSignalReloader, readLivePid, type Reloader } from './reloader.js';
+import { CommandReloader, ContainerSignalReloader, PidSignalReloader, type Reloader } from './reloader.js';
 import type { RuntimeUpdater } from './runtime-updater.js';
 import { servingWorkerPid } from './haproxy-admin-socket.js';
 import { ReloadError } from '../errors.js';

@@ -35,9 +35,31 @@ export function isAlive(pid: number): boolean {
 }
 
 /**
+ * The child pids of a process (Linux /proc), or undefined when they cannot be read (another pid
+ * namespace, no /proc): then a reload cannot be verified this way and is trusted.
+ */
+export async function childPids(pid: number): Promise<Set<number> | undefined> {
+  try {
+    const out = new Set<number>();
+    for (const task of await readdir(`/proc/${pid}/task`)) {
+      const text = await readFile(`/proc/${pid}/task/${task}/children`, 'utf8').catch(() => '');
+      for (const p of text.split(/\s+/)) if (p) out.add(Number(p));
+    }
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * A signal to the proxy's master process, found through its pid file: SIGUSR2 for an HAProxy master
  * in master-worker mode (the listening sockets pass to the new workers; old ones finish their
  * requests), SIGHUP for the nginx master (`nginx -s reload` does the same).
+ *
+ * Both masters answer the signal asynchronously, so reload() then waits until the master has forked
+ * a worker that was not there before, or fails with ReloadError when the master dies or no new
+ * worker appears within `verifyTimeoutMs` (the proxy refused the config or could not bind; the old
+ * workers keep serving).
  */
 export class PidSignalReloader implements Reloader {
   readonly description: string;
@@ -45,12 +67,14 @@ export class PidSignalReloader implements Reloader {
     private readonly pidFile: string,
     private readonly signal: NodeJS.Signals,
     private readonly what: string,
+    private readonly verifyTimeoutMs = 10_000,
   ) {
     this.description = `${signal} to the ${what} in ${pidFile}`;
   }
 
   async reload(): Promise<void> {
     const pid = await readLivePid(this.pidFile, this.what);
+    const before = await childPids(pid);
     try {
       process.kill(pid, this.signal);
     } catch (err) {
@@ -61,11 +85,20 @@ export class PidSignalReloader implements Reloader {
         },
       );
     }
-  }
-
-  /** The master's pid, for a caller that verifies it survived the reload. */
-  pid(): Promise<number> {
-    return readLivePid(this.pidFile, this.what);
+    if (!before) return;
+    const deadline = Date.now() + this.verifyTimeoutMs;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 10));
+      if (!isAlive(pid)) throw new ReloadError(`the ${this.what} (pid ${pid}) exited during the reload`);
+      const now = await childPids(pid);
+      if (now && [...now].some((p) => !before.has(p))) return;
+      if (Date.now() > deadline) {
+        throw new ReloadError(
+          `the ${this.what} (pid ${pid}) started no new worker within ${this.verifyTimeoutMs} ms after ${this.signal}; ` +
+            `the old workers keep serving the previous config (see the proxy's own log for why)`,
+        );
+      }
+    }
   }
 }
 

@@ -16,12 +16,11 @@ export class TestBackend {
 
   static async start(label: string): Promise<TestBackend> {
     const port = await freePort();
-    let backend: TestBackend | undefined;
     const server = http.createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end(`${backend?.label}\n`);
+      res.end(`${backend.label}\n`);
     });
-    backend = new TestBackend(server, port, label);
+    const backend = new TestBackend(server, port, label);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, '127.0.0.1', resolve);
