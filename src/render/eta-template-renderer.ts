@@ -59,7 +59,6 @@ export class EtaTemplateRenderer implements TemplateRenderer {
     this.eta.templatesSync.reset();
     this.eta.filepathCache = {};
     this.template = this.compile();
-    this.logger.info(`template ${this.templatePath} compiled`, { template: this.templatePath });
   }
 
   render(snapshot: Snapshot): string {
