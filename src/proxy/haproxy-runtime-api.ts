@@ -1,0 +1,86 @@
+import { existsSync } from 'node:fs';
+import { ReloadError, errorMessage } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { haproxySocketCommand } from './haproxy-admin-socket.js';
+import { parseServersState, planRuntime, stateMismatches } from './haproxy-runtime-api-plan.js';
+import type { RuntimeUpdater } from './runtime-updater.js';
+
+export interface HaproxyRuntimeApiOptions {
+  /** The admin socket the config declares (`stats socket … level admin`). */
+  socketPath: string;
+  logger: Logger;
+  /** Per command. */
+  timeoutMs?: number;
+  /** Sends one command and returns HAProxy's answer; the admin socket by default (tests inject). */
+  send?: (command: string) => Promise<string>;
+}
+
+// What HAProxy answers to a command it carried out; anything else is an error message.
+const ACCEPTED =
+  /^(|IP changed from .*|port changed from .*|no need to change the (addr|port).*|IP and port changed .*)$/i;
+
+/**
+ * HAProxy's Runtime API as the HaproxyDriver's RuntimeUpdater: when only servers' addresses,
+ * weights or spare/ready state differ between the installed config and the candidate, it sends
+ * the planned `set server` / `set weight` commands over the admin socket, one per connection,
+ * then reads `show servers state` back and answers true only when every slot matches the
+ * candidate. The driver then installs the candidate file without reloading, so the file always
+ * describes what runs: a later reload (a structural change, a restart) starts from the same
+ * servers, which is how runtime state survives reloads. Any doubt — structural change, no
+ * socket, a refused command, a mismatch — ends in false or a throw, and the driver reloads.
+ */
+export class HaproxyRuntimeApi implements RuntimeUpdater {
+  private readonly logger: Logger;
+  private readonly send: (command: string) => Promise<string>;
+  private warnedNoSocket = false;
+
+  constructor(private readonly options: HaproxyRuntimeApiOptions) {
+    this.logger = options.logger.child({ component: 'haproxy-runtime-api' });
+    this.send =
+      options.send ?? ((command) => haproxySocketCommand(options.socketPath, command, options.timeoutMs ?? 2_000));
+  }
+
+  async tryApply(input: { installed: string; candidate: string }): Promise<boolean> {
+    const plan = planRuntime(input.installed, input.candidate);
+    if (plan.kind === 'structural') {
+      this.logger.info(`reloading instead of using the Runtime API: ${plan.why}`);
+      return false;
+    }
+    if (!this.options.send && !existsSync(this.options.socketPath)) {
+      if (!this.warnedNoSocket)
+        this.logger.warn(
+          `the HAProxy admin socket ${this.options.socketPath} does not exist, so server changes reload HAProxy; is the "stats socket … level admin" line in the config and HAProxy running?`,
+        );
+      this.warnedNoSocket = true;
+      return false;
+    }
+    this.warnedNoSocket = false;
+    for (const command of plan.commands) {
+      let answer: string;
+      try {
+        answer = (await this.send(command)).trim();
+      } catch (err) {
+        throw new ReloadError(
+          `HAProxy admin socket ${this.options.socketPath}: "${command}" failed: ${errorMessage(err)}`,
+          {
+            cause: err,
+          },
+        );
+      }
+      if (!ACCEPTED.test(answer)) throw new ReloadError(`HAProxy refused "${command}": ${answer.split('\n')[0]}`);
+      this.logger.debug(`${command}${answer ? ` → ${answer}` : ''}`);
+    }
+    // Trust, then verify: the file is installed without a reload only if HAProxy really serves it.
+    const rows = parseServersState(await this.send('show servers state'));
+    const mismatches = stateMismatches(plan.servers, rows);
+    if (mismatches.length > 0)
+      throw new ReloadError(
+        `after the Runtime API update HAProxy does not serve the candidate: ${mismatches.slice(0, 5).join('; ')}`,
+      );
+    this.logger.info(
+      `${plan.changed} server slot(s) changed through the admin socket with ${plan.commands.length} command(s), no reload`,
+      { commands: plan.commands.length },
+    );
+    return true;
+  }
+}
