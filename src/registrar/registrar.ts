@@ -366,7 +366,11 @@ export class Registrar implements Lifecycle, HealthReporter {
     const ghosts = new Map<string, string>();
     for (const s of this.owned.values()) {
       const cid = s.meta[META_CONTAINER_ID] ?? '';
-      if (!running.has(cid)) ghosts.set(cid, s.meta[META_CONTAINER_NAME] ?? cid);
+      if (running.has(cid)) continue;
+      const name = s.meta[META_CONTAINER_NAME] ?? cid;
+      ghosts.set(cid, name);
+      // Log lines about a ghost name the container it belonged to, though Docker forgot it.
+      if (!this.names.has(cid)) this.names.set(cid, name);
     }
     await Promise.all([
       ...[...running].map(([id, name]) => this.lanes.schedule(name, id)),

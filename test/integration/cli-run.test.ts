@@ -1,0 +1,165 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { requireDocker } from '../helpers/components.js';
+import { TestConsulAgent } from '../helpers/consul-agent.js';
+import { TestContainers } from '../helpers/docker.js';
+import { waitFor } from '../helpers/ports.js';
+
+/**
+ * `switchyard run` as a real process (the compiled CLI, `npm run build`), against a real dockerd
+ * and Consul agent: exit codes, signals, and what survives a SIGKILL.
+ */
+const MAIN = path.resolve('dist/src/cli/main.js');
+const COLOR = `sytest-${process.pid}-clicolor`;
+const NODE = `sy-cli-${process.pid}`;
+
+interface LogLine {
+  level: string;
+  message: string;
+  [k: string]: unknown;
+}
+
+class Switchyard {
+  readonly lines: LogLine[] = [];
+  stderr = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  constructor(readonly child: ChildProcess) {
+    let buf = '';
+    child.stdout?.on('data', (b: Buffer) => {
+      buf += b.toString();
+      const parts = buf.split('\n');
+      buf = parts.pop() ?? '';
+      for (const l of parts) if (l.trim()) this.lines.push(JSON.parse(l) as LogLine);
+    });
+    child.stderr?.on('data', (b: Buffer) => (this.stderr += b.toString()));
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+  has(re: RegExp): boolean {
+    return this.lines.some((l) => re.test(l.message));
+  }
+}
+
+const procs: Switchyard[] = [];
+let agent: TestConsulAgent;
+const containers = new TestContainers();
+
+function switchyard(args: string[], env: Record<string, string> = {}): Switchyard {
+  const child = spawn(process.execPath, [MAIN, 'run', ...args], {
+    env: { ...process.env, CONSUL_HTTP_ADDR: agent.address, SWITCHYARD_HTTP_LISTEN: 'off', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const s = new Switchyard(child);
+  procs.push(s);
+  return s;
+}
+
+const daemonArgs = (...extra: string[]) => [
+  '--node-id',
+  NODE,
+  '--color-label',
+  COLOR,
+  '--resync',
+  '2s',
+  '--log-level',
+  'debug',
+  ...extra,
+];
+
+async function owned(): Promise<Record<string, string>> {
+  const services =
+    await agent.get<Record<string, { ID: string; Meta: Record<string, string> | null }>>('/v1/agent/services');
+  const out: Record<string, string> = {};
+  for (const s of Object.values(services))
+    if (s.Meta?.switchyard_owner === NODE) out[s.ID] = s.Meta.container_name ?? '';
+  return out;
+}
+
+async function runApp(name: string): Promise<string> {
+  return containers.run(['--name', name, '-l', `${COLOR}=blue`, '-l', 'SERVICE_NAME=cliapp', '-p', '127.0.0.1::8080']);
+}
+
+beforeAll(async () => {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build before the integration tests`);
+  requireDocker();
+  agent = await TestConsulAgent.start();
+}, 60_000);
+
+afterEach(async () => {
+  // A test that failed half-way must not leave a daemon behind: kill only the processes we started.
+  for (const p of procs.splice(0))
+    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+});
+
+afterAll(async () => {
+  await containers.removeAll();
+  await agent?.stop();
+});
+
+describe('switchyard run (process)', () => {
+  it('a bad flag or env value → exit 2 with one line naming the option', async () => {
+    const flag = switchyard(['--resync', '5']);
+    expect((await flag.exited).code).toBe(2);
+    expect(flag.stderr).toContain("option '--resync <duration>' argument '5' is invalid");
+
+    const env = switchyard([], { SWITCHYARD_IP: 'not-an-ip' });
+    expect((await env.exited).code).toBe(2);
+    expect(env.stderr).toMatch(/--ip <address>.*SWITCHYARD_IP.*expected an IPv4 or IPv6 address/);
+
+    const both = switchyard(['--explicit', '--all-published']);
+    expect((await both.exited).code).toBe(2);
+    expect(both.stderr).toContain('--explicit and --all-published contradict each other');
+  }, 30_000);
+
+  it('SIGTERM → exit 0 within the bound, registrations kept; --deregister-on-exit removes them', async () => {
+    const name = `sy-cli-keep-${process.pid}`;
+    const keepId = await runApp(name);
+    const s = switchyard(daemonArgs());
+    await waitFor('registered', async () => Object.values(await owned()).includes(name), 15_000);
+    const t0 = Date.now();
+    s.child.kill('SIGTERM');
+    const { code } = await s.exited;
+    expect(code).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(s.has(/SIGTERM received; stopping/)).toBe(true);
+    expect(Object.values(await owned())).toContain(name);
+
+    const d = switchyard(daemonArgs('--deregister-on-exit'));
+    await waitFor('started', () => d.has(/reconciled \(start\)/), 15_000);
+    d.child.kill('SIGTERM');
+    expect((await d.exited).code).toBe(0);
+    expect(await owned()).toEqual({});
+    expect(d.has(/deregistered all 1 services this node owns/)).toBe(true);
+    await containers.remove(keepId);
+  }, 60_000);
+
+  it('SIGKILLed while a container is removed, then restarted → the ghost is gone, the survivor stays', async () => {
+    const doomed = `sy-cli-doomed-${process.pid}`;
+    const survivor = `sy-cli-survivor-${process.pid}`;
+    const doomedId = await runApp(doomed);
+    await runApp(survivor);
+    const s1 = switchyard(daemonArgs());
+    await waitFor(
+      'both registered',
+      async () => {
+        const names = Object.values(await owned());
+        return names.includes(doomed) && names.includes(survivor);
+      },
+      15_000,
+    );
+    s1.child.kill('SIGKILL');
+    await s1.exited;
+    await containers.remove(doomedId);
+    expect(Object.values(await owned())).toContain(doomed); // the ghost, left by the dead daemon
+
+    const s2 = switchyard(daemonArgs());
+    await waitFor('ghost removed at start', async () => !Object.values(await owned()).includes(doomed), 15_000);
+    expect(Object.values(await owned())).toContain(survivor);
+    await waitFor('the log line', () =>
+      s2.lines.some((l) => /^deregistered cliapp/.test(l.message) && l.container === doomed),
+    );
+    s2.child.kill('SIGTERM');
+    expect((await s2.exited).code).toBe(0);
+  }, 60_000);
+});
