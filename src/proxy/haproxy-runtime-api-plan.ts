@@ -47,6 +47,8 @@ export function parseServers(config: string): Parsed {
   for (const line of config.split('\n')) {
     const sec = SECTION.exec(line);
     if (sec) section = sec[1] === 'backend' || sec[1] === 'listen' ? sec[2]! : '';
+    // Comments say what the config serves ("live green"), so they change with every switch.
+    if (line.trim().startsWith('#')) continue;
     const m = SERVER.exec(line);
     if (!m || !section) {
       skeleton.push(line);

@@ -1,0 +1,192 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { Metrics } from '../../../src/http/metrics.js';
+import { createLogger } from '../../../src/log/logger.js';
+import { servingWorkerPid } from '../../../src/proxy/haproxy-admin-socket.js';
+import { HaproxyDriver } from '../../../src/proxy/haproxy-driver.js';
+import { HaproxyRuntimeApi } from '../../../src/proxy/haproxy-runtime-api.js';
+import { EtaTemplateRenderer } from '../../../src/render/eta-template-renderer.js';
+import { parseTemplateParams } from '../../../src/render/template-params.js';
+import type { Instance, Snapshot } from '../../../src/snapshot/snapshot.js';
+import { haproxyBinary } from '../../helpers/components.js';
+import { instance, service } from '../../fixtures/golden/snapshots.js';
+import { freePort, get, tempDir, TestBackend, TestProxy, waitFor } from '../proxy/proxy-fixtures.js';
+
+const REPO = path.resolve(import.meta.dirname, '../../..');
+
+/**
+ * Servers added, removed, drained and re-weighted through HAProxy's admin socket with the real
+ * template: every change must take effect while the same worker keeps serving (no reload), and a
+ * structural change must reload and keep serving what the snapshot says.
+ */
+describe('HAProxy Runtime API with a real HAProxy', () => {
+  const tmp = tempDir('sy-runtime-');
+  const configPath = path.join(tmp.dir, 'haproxy.cfg');
+  const pidFile = path.join(tmp.dir, 'haproxy.pid');
+  const adminSocket = path.join(tmp.dir, 'admin.sock');
+  const logStream = new PassThrough();
+  let logText = '';
+  logStream.on('data', (b: Buffer) => (logText += b.toString()));
+  const logger = createLogger({ stream: logStream, json: true, level: 'debug' });
+  const metrics = new Metrics({ defaultMetrics: false });
+  const backends: Record<string, TestBackend> = {};
+  let proxy: TestProxy | undefined;
+  let driver: HaproxyDriver;
+  let renderer: EtaTemplateRenderer;
+  let mainPort: number;
+
+  const inst = (name: string, color: string, n: number): Instance =>
+    instance('web', n, color, { address: '127.0.0.1', port: backends[name]!.port, id: `web-${name}` });
+  const snap = (
+    live: string,
+    instances: Instance[],
+    weights?: Record<string, number>,
+    extraService = false,
+  ): Snapshot => ({
+    services: [
+      service('web', instances, live, live === 'blue' ? 'green' : 'blue', { live, ...(weights ? { weights } : {}) }),
+      ...(extraService
+        ? [
+            service(
+              'api',
+              [instance('api', 1, 'blue', { address: '127.0.0.1', port: backends.b1!.port })],
+              'blue',
+              undefined,
+            ),
+          ]
+        : []),
+    ],
+  });
+  const apply = (s: Snapshot) => driver.apply({ config: renderer.render(s), snapshot: s, reason: 'test' });
+  const reloads = async () =>
+    (await metrics.reloads.get()).values.filter((v) => v.labels.outcome === 'ok').reduce((n, v) => n + v.value, 0);
+  /** The bodies of `n` requests on new connections. */
+  const sample = async (n: number) => {
+    const seen: Record<string, number> = {};
+    for (let i = 0; i < n; i++) {
+      const r = await get(mainPort);
+      const key = r.status === 200 ? r.body : `status ${r.status}`;
+      seen[key] = (seen[key] ?? 0) + 1;
+    }
+    return seen;
+  };
+
+  beforeAll(async () => {
+    haproxyBinary();
+    for (const name of ['b1', 'g1', 'g2', 'g3']) backends[name] = await TestBackend.start(name);
+    mainPort = await freePort();
+    const params = parseTemplateParams({
+      bind: '127.0.0.1',
+      mainPort: String(mainPort),
+      previewPort: String(await freePort()),
+      statsPort: '0',
+      adminSocket,
+      log: 'none',
+    });
+    renderer = new EtaTemplateRenderer({ templatePath: path.join(REPO, 'templates/haproxy.cfg.eta'), params, logger });
+    driver = new HaproxyDriver({
+      configPath,
+      pidFile,
+      adminSocket,
+      logger,
+      metrics,
+      binary: haproxyBinary(),
+      runtime: new HaproxyRuntimeApi({ socketPath: adminSocket, logger }),
+    });
+    await driver.start();
+    const first = snap('blue', [inst('b1', 'blue', 1), inst('g1', 'green', 1)]);
+    // No HAProxy runs yet: the file is installed and the reload owed; then HAProxy starts on it.
+    await apply(first).catch(() => undefined);
+    proxy = await TestProxy.start('haproxy', tmp.dir, configPath, pidFile, mainPort);
+    await waitFor('HAProxy to serve blue', async () => (await get(mainPort)).body === 'b1', 15_000, 100);
+    // The failed first reload is owed: this apply pays it, so the test starts from a settled driver.
+    expect((await apply(first)).action).toBe('reloaded');
+  }, 60_000);
+
+  afterAll(async () => {
+    await driver?.close();
+    await proxy?.stop();
+    await Promise.all(Object.values(backends).map((b) => b.close()));
+    tmp.remove();
+  });
+
+  it('switches, adds, removes and re-weights servers with no reload', async () => {
+    const worker = await servingWorkerPid(adminSocket);
+    expect(worker).toBeGreaterThan(0);
+    const reloadsBefore = await reloads();
+
+    // switch: only weights change
+    expect((await apply(snap('green', [inst('b1', 'blue', 1), inst('g1', 'green', 1)]))).action).toBe('runtime');
+    expect(await sample(6)).toEqual({ g1: 6 });
+
+    // a second green instance fills a spare slot
+    expect(
+      (await apply(snap('green', [inst('b1', 'blue', 1), inst('g1', 'green', 1), inst('g2', 'green', 2)]))).action,
+    ).toBe('runtime');
+    expect(await sample(8)).toEqual({ g1: 4, g2: 4 });
+
+    // the first green instance goes away (drained out of rotation): its slot becomes a spare
+    expect((await apply(snap('green', [inst('b1', 'blue', 1), inst('g2', 'green', 1)]))).action).toBe('runtime');
+    expect(await sample(6)).toEqual({ g2: 6 });
+
+    // a canary split between blue and green
+    expect(
+      (await apply(snap('blue', [inst('b1', 'blue', 1), inst('g2', 'green', 1)], { blue: 50, green: 50 }))).action,
+    ).toBe('runtime');
+    const split = await sample(20);
+    expect(split.b1).toBeGreaterThanOrEqual(8);
+    expect(split.g2).toBeGreaterThanOrEqual(8);
+
+    expect(await servingWorkerPid(adminSocket)).toBe(worker);
+    expect(await reloads()).toBe(reloadsBefore);
+    // The installed file always describes what runs, so a later reload starts from the same servers.
+    expect(readFileSync(configPath, 'utf8')).toBe(
+      renderer.render(snap('blue', [inst('b1', 'blue', 1), inst('g2', 'green', 1)], { blue: 50, green: 50 })),
+    );
+    expect(logText).toContain('server slot(s) changed through the admin socket');
+  }, 60_000);
+
+  it('reloads on a structural change and serves the snapshot after it', async () => {
+    const worker = await servingWorkerPid(adminSocket);
+    const reloadsBefore = await reloads();
+    const s = snap('green', [inst('b1', 'blue', 1), inst('g3', 'green', 1)], undefined, true);
+    expect((await apply(s)).action).toBe('reloaded');
+    expect(await reloads()).toBe(reloadsBefore + 1);
+    expect(await servingWorkerPid(adminSocket)).not.toBe(worker);
+    expect(await sample(4)).toEqual({ g3: 4 });
+    expect(logText).toContain(
+      'reloading instead of using the Runtime API: the config changed beyond server addresses and weights',
+    );
+    // and the Runtime API works again on top of the reloaded config
+    const after = snap('blue', [inst('b1', 'blue', 1), inst('g3', 'green', 1)], undefined, true);
+    expect((await apply(after)).action).toBe('runtime');
+    expect(await sample(4)).toEqual({ b1: 4 });
+  }, 60_000);
+
+  it('falls back to a reload when the admin socket is not there', async () => {
+    const fallbackDriver = new HaproxyDriver({
+      configPath,
+      pidFile,
+      adminSocket,
+      logger,
+      metrics,
+      binary: haproxyBinary(),
+      runtime: new HaproxyRuntimeApi({ socketPath: path.join(tmp.dir, 'missing.sock'), logger }),
+    });
+    await fallbackDriver.start();
+    try {
+      const reloadsBefore = await reloads();
+      const s = snap('green', [inst('b1', 'blue', 1), inst('g3', 'green', 1)], undefined, true);
+      expect((await fallbackDriver.apply({ config: renderer.render(s), snapshot: s, reason: 'test' })).action).toBe(
+        'reloaded',
+      );
+      expect(await reloads()).toBe(reloadsBefore + 1);
+      expect(await sample(4)).toEqual({ g3: 4 });
+      expect(logText).toContain('missing.sock does not exist');
+    } finally {
+      await fallbackDriver.close();
+    }
+  }, 60_000);
+});
