@@ -2,7 +2,6 @@ import { describe, expect, it } from '@jest/globals';
 import { ReloadError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import { HaproxyRuntimeApi } from '../../../src/proxy/haproxy-runtime-api.js';
-import type { Snapshot } from '../../../src/snapshot/snapshot.js';
 
 const cfg = (blueW: number, greenW: number) => `backend web_live
     balance roundrobin
@@ -13,7 +12,6 @@ const header =
   '1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port\n';
 const row = (name: string, addr: string, w: number) =>
   `3 web_live 1 ${name} ${addr} 2 0 ${w} ${w} 1 15 3 3 6 0 0 0 - 8080\n`;
-const snapshot: Snapshot = { services: [] };
 
 function api(answers: Record<string, string>) {
   const sent: string[] = [];
@@ -33,13 +31,13 @@ describe('HaproxyRuntimeApi', () => {
     const { runtime, sent } = api({
       'show servers state': header + row('blue_1', '10.0.0.1', 0) + row('green_1', '10.0.0.2', 256),
     });
-    await expect(runtime.tryApply({ installed: cfg(256, 0), candidate: cfg(0, 256), snapshot })).resolves.toBe(true);
+    await expect(runtime.tryApply({ installed: cfg(256, 0), candidate: cfg(0, 256) })).resolves.toBe(true);
     expect(sent).toEqual(['set weight web_live/green_1 256', 'set weight web_live/blue_1 0', 'show servers state']);
   });
 
   it('throws (so the driver reloads) when HAProxy refuses a command', async () => {
     const { runtime } = api({ 'set weight web_live/green_1 256': 'No such server.' });
-    await expect(runtime.tryApply({ installed: cfg(256, 0), candidate: cfg(0, 256), snapshot })).rejects.toThrow(
+    await expect(runtime.tryApply({ installed: cfg(256, 0), candidate: cfg(0, 256) })).rejects.toThrow(
       new ReloadError('HAProxy refused "set weight web_live/green_1 256": No such server.'),
     );
   });
@@ -48,7 +46,7 @@ describe('HaproxyRuntimeApi', () => {
     const { runtime } = api({
       'show servers state': header + row('blue_1', '10.0.0.1', 256) + row('green_1', '10.0.0.2', 0),
     });
-    await expect(runtime.tryApply({ installed: cfg(256, 0), candidate: cfg(0, 256), snapshot })).rejects.toThrow(
+    await expect(runtime.tryApply({ installed: cfg(256, 0), candidate: cfg(0, 256) })).rejects.toThrow(
       'after the Runtime API update HAProxy does not serve the candidate: web_live/blue_1 has weight 256, not 0',
     );
   });
@@ -56,7 +54,7 @@ describe('HaproxyRuntimeApi', () => {
   it('declines a structural change without sending anything', async () => {
     const { runtime, sent } = api({});
     const candidate = cfg(0, 256) + '    server green_2 0.0.0.0:0 disabled weight 0\n';
-    await expect(runtime.tryApply({ installed: cfg(256, 0), candidate, snapshot })).resolves.toBe(false);
+    await expect(runtime.tryApply({ installed: cfg(256, 0), candidate })).resolves.toBe(false);
     expect(sent).toEqual([]);
   });
 });
