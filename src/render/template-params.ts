@@ -73,16 +73,6 @@ export const DEFAULT_TEMPLATE_PARAMS: Readonly<Omit<TemplateParams, 'raw'>> = Ob
   user: undefined,
 });
 
-/** commander argParser for a repeatable `--template-param key=value`: accumulates into a record. */
-export function collectTemplateParam(value: string, previous: Record<string, string> = {}): Record<string, string> {
-  const eq = value.indexOf('=');
-  const key = eq > 0 ? value.slice(0, eq).trim() : '';
-  if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(key)) {
-    throw new ConfigError(`--template-param: expected key=value with a key of letters, digits and _, got "${value}"`);
-  }
-  return { ...previous, [key]: value.slice(eq + 1) };
-}
-
 const LOG_TARGET = /^(?:none|stdout|stderr|\/[A-Za-z0-9._/-]+|[A-Za-z0-9.:[\]-]+)(?: [a-z0-9]+){0,6}$/;
 const USER = /^[a-z_][a-z0-9_-]{0,31}(?: [a-z_][a-z0-9_-]{0,31})?$/;
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { ConfigError } from '../../../src/errors.js';
 import { safeName } from '../../../src/render/safe-name.js';
 import { buildTemplateContext, slotCount } from '../../../src/render/template-context.js';
-import { collectTemplateParam, parseTemplateParams } from '../../../src/render/template-params.js';
+import { parseTemplateParams } from '../../../src/render/template-params.js';
 import { quoteHaproxy, quoteNginx, validAddress } from '../../../src/render/validate.js';
 import { perServerWeights } from '../../../src/render/weights.js';
 import { instance, service } from '../../fixtures/golden/snapshots.js';
@@ -87,12 +87,6 @@ describe('template params', () => {
     expect(() => parseTemplateParams({ pidFile: 'relative/x' })).toThrow(/template param pidFile/);
     expect(() => parseTemplateParams({ hardStopAfter: '30' })).toThrow(/hardStopAfter: expected a duration/);
     expect(parseTemplateParams({ bind: '::1' }).bind).toBe('[::1]');
-  });
-
-  it('collects repeated --template-param key=value', () => {
-    const raw = collectTemplateParam('mainPort=81', collectTemplateParam('bind=127.0.0.1'));
-    expect(raw).toEqual({ bind: '127.0.0.1', mainPort: '81' });
-    expect(() => collectTemplateParam('no-equals')).toThrow(/expected key=value/);
   });
 });
 
