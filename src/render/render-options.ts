@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_CONSUL_WAIT_MS, MAX_CONSUL_WAIT_MS } from '../consul/blocking-query.js';
-import { choiceParser, durationParser, parseList, parseWait, type WaitRange } from '../config/values.js';
+import { choiceParser, durationParser, parseBool, parseList, parseWait, type WaitRange } from '../config/values.js';
 import type { ProxyKind } from '../proxy/proxy-driver.js';
 import { DEFAULT_COLORS } from '../snapshot/build-snapshot.js';
 import { COLOR_PATTERN } from '../switch/state.js';
@@ -35,9 +35,17 @@ export interface RenderOptions {
   proxyConfigDir?: string;
   services?: string[];
   colors: string[];
+  /** HAProxy: change servers through the admin socket instead of reloading (default true). */
+  runtimeApi?: boolean;
 }
 
-export const DEFAULT_WAIT_TEXT = '100ms:1s';
+/**
+ * 250ms:1s. Each Consul watch queries at most every 100 ms, so a burst (a deploy registering many
+ * instances, checks flipping) reaches the pipeline as updates ~100 ms apart: a quiet period shorter
+ * than that would render after every one of them. 250 ms lets a burst coalesce, and 1 s bounds
+ * the delay while changes keep coming.
+ */
+export const DEFAULT_WAIT_TEXT = '250ms:1s';
 
 const CONFIG_EXT: Record<ProxyKind, string> = { haproxy: 'cfg', nginx: 'conf' };
 export const DEFAULT_CONFIG_PATH: Record<ProxyKind, string> = {
@@ -227,5 +235,16 @@ export function addRenderOptions(cmd: Command): Command {
         .env('SWITCHYARD_COLORS')
         .argParser(parseColors)
         .default([...DEFAULT_COLORS], DEFAULT_COLORS.join(',')),
-    );
+    )
+    .addOption(
+      new Option(
+        '--haproxy-runtime-api [bool]',
+        'HAProxy: add, remove and re-weight servers through the admin socket with no reload when only servers change',
+      )
+        .env('SWITCHYARD_HAPROXY_RUNTIME_API')
+        .argParser(parseBool)
+        .preset('true')
+        .default(true),
+    )
+    .addOption(new Option('--no-haproxy-runtime-api', 'HAProxy: always reload, never use the admin socket'));
 }

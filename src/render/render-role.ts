@@ -7,6 +7,7 @@ import { once, type Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../log/logger.js';
 import { DockerExecChecker } from '../proxy/config-checker.js';
 import { HaproxyDriver } from '../proxy/haproxy-driver.js';
+import { HaproxyRuntimeApi } from '../proxy/haproxy-runtime-api.js';
 import { NginxDriver } from '../proxy/nginx-driver.js';
 import type { ProxyDriver, ProxyKind } from '../proxy/proxy-driver.js';
 import type { SnapshotRules } from '../snapshot/build-snapshot.js';
@@ -88,6 +89,15 @@ export function createDriver(o: RenderOptions, s: RenderSettings, deps: DriverDe
       : {}),
     ...(o.reload && o.proxyContainer && docker
       ? { container: { docker, name: o.proxyContainer, configDir: containerDir } }
+      : {}),
+    // Server-only changes through the admin socket, no reload (src/proxy/haproxy-runtime-api.ts); the
+    // same conditions as above, since the socket must be one this host can reach.
+    ...(s.kind === 'haproxy' &&
+    o.reload &&
+    o.runtimeApi !== false &&
+    !o.proxyContainer &&
+    (!o.template || 'adminSocket' in s.params.raw)
+      ? { runtime: new HaproxyRuntimeApi({ socketPath: s.params.adminSocket, logger: deps.logger }) }
       : {}),
   };
   return s.kind === 'haproxy' ? new HaproxyDriver(options) : new NginxDriver(options);
