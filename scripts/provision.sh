@@ -53,7 +53,8 @@ if ! [ -x "$CONSUL_BIN" ]; then
   )
   rm -rf "$src"
 fi
-"$CONSUL_BIN" version | head -1 >&2
+# sed reads to the end: with head, consul may die of SIGPIPE and pipefail would fail the script.
+"$CONSUL_BIN" version | sed -n 1p >&2
 
 # --- dockerd ---
 started_dockerd=""
