@@ -313,7 +313,12 @@ export class Registrar implements Lifecycle, HealthReporter {
     } else if (action === 'start' || action === 'unpause' || action === 'restart') {
       this.draining.delete(e.id);
     }
-    if (action === 'destroy') this.names.delete(e.id);
+    if (action === 'destroy') {
+      // Gone for good: forget what was kept about it, so a long-lived daemon does not grow.
+      this.names.delete(e.id);
+      this.draining.delete(e.id);
+      this.warned.delete(e.id);
+    }
     this.log.debug(`docker event ${e.action}`, containerFields(ref));
     void this.lanes.schedule(name, e.id);
   }
@@ -450,12 +455,13 @@ export class Registrar implements Lifecycle, HealthReporter {
     else this.log.warn(errorMessage(err));
   }
 
-  private async syncBatch(_key: string, ids: readonly string[]): Promise<void> {
-    for (const id of ids) await this.syncContainer(id);
+  /** A lane's key is the container's name, which a destroyed container's log lines still need. */
+  private async syncBatch(name: string, ids: readonly string[]): Promise<void> {
+    for (const id of ids) await this.syncContainer(id, name);
   }
 
   /** Makes one container's registrations match what Docker says about it now; retries while Consul is down. */
-  private async syncContainer(id: string): Promise<void> {
+  private async syncContainer(id: string, laneName: string): Promise<void> {
     for (let attempt = 0; !this.abort.signal.aborted; attempt++) {
       let info: ContainerInfo | undefined;
       try {
@@ -476,12 +482,12 @@ export class Registrar implements Lifecycle, HealthReporter {
       }
       if (!(await this.gate.ready())) return;
       try {
-        await this.apply(id, info);
+        await this.apply(id, info, laneName);
         return;
       } catch (err) {
         if (this.abort.signal.aborted) return;
         if (err instanceof ConsulError && err.statusCode !== undefined && err.statusCode < 500) {
-          const ref = { id, name: info?.name ?? this.names.get(id) ?? id };
+          const ref = { id, name: info?.name ?? this.names.get(id) ?? laneName };
           this.log.error(`Consul refused a change for this container: ${errorMessage(err)}`, containerFields(ref));
           return;
         }
@@ -517,8 +523,8 @@ export class Registrar implements Lifecycle, HealthReporter {
     return true;
   }
 
-  private async apply(id: string, info: ContainerInfo | undefined): Promise<void> {
-    const ref = { id, name: info?.name ?? this.names.get(id) ?? id };
+  private async apply(id: string, info: ContainerInfo | undefined, laneName: string): Promise<void> {
+    const ref = { id, name: info?.name ?? this.names.get(id) ?? laneName };
     const fields = containerFields(ref);
     const desired = this.desiredFor(id, info);
     const current = [...this.owned.values()].filter((s) => s.meta[META_CONTAINER_ID] === id);
