@@ -17,7 +17,9 @@ import type { BlockingOptions, Indexed } from './consul-client.js';
 export const MIN_QUERY_INTERVAL_MS = 100;
 export const MAX_CONSUL_WAIT_MS = 600_000;
 export const DEFAULT_CONSUL_WAIT_MS = 300_000;
-export const DEFAULT_MAX_BACKOFF_MS = 10_000;
+// Short enough that a restarted Consul is noticed within seconds; one query per watch per 5 s while
+// it is down is little load.
+export const DEFAULT_MAX_BACKOFF_MS = 5_000;
 
 export interface BlockingQueryOptions<T> {
   /** What is watched, for errors: "catalog services", "health of app". */

@@ -31,7 +31,8 @@ export interface RenderPipelineOptions {
   closeTimeoutMs?: number;
 }
 
-export const DEFAULT_WAIT: WaitRange = { minMs: 100, maxMs: 1000 };
+/** See DEFAULT_WAIT_TEXT in render-options.ts for why. */
+export const DEFAULT_WAIT: WaitRange = { minMs: 250, maxMs: 1000 };
 export const DEFAULT_RETRY_DELAY_MS = 5_000;
 
 const ACTION_TEXT: Record<ApplyOutcome['action'], string> = {

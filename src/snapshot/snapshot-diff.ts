@@ -69,6 +69,10 @@ function describeService(a: ServiceSnapshot, b: ServiceSnapshot): string[] {
 /** Joins change descriptions for one log line, keeping it readable when hundreds changed. */
 export function summarizeChanges(changes: readonly string[], limit = 8): string {
   if (changes.length === 0) return 'no change';
-  const shown = changes.slice(0, limit).join('; ');
-  return changes.length > limit ? `${shown}; and ${changes.length - limit} more` : shown;
+  // Identical lines (several instances behind one address) are counted, not repeated.
+  const counts = new Map<string, number>();
+  for (const c of changes) counts.set(c, (counts.get(c) ?? 0) + 1);
+  const lines = [...counts].map(([c, n]) => (n > 1 ? `${c} (×${n})` : c));
+  const shown = lines.slice(0, limit).join('; ');
+  return lines.length > limit ? `${shown}; and ${lines.length - limit} more` : shown;
 }

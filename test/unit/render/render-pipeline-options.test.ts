@@ -25,7 +25,7 @@ describe('render options', () => {
     const o = parse([]);
     expect(o).toMatchObject({
       proxy: 'haproxy',
-      wait: { minMs: 100, maxMs: 1000 },
+      wait: { minMs: 250, maxMs: 1000 },
       consulWait: 300_000,
       restartGrace: 30_000,
       retryDelay: 5_000,
