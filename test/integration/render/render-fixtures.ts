@@ -78,6 +78,10 @@ export async function counterValue(
 ): Promise<number> {
   const values = (await metric.get()).values;
   return values
-    .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
+    .filter((v) =>
+      Object.entries(labels).every(
+        ([k, want]) => (v.labels as Record<string, string | number | undefined>)[k] === want,
+      ),
+    )
     .reduce((n, v) => n + v.value, 0);
 }
