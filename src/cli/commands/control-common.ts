@@ -1,8 +1,9 @@
 import os from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { durationParser, intParser } from '../../config/values.js';
+import { durationParser, intParser, parseList } from '../../config/values.js';
 import { ConsulHttpClient } from '../../consul/consul-http-client.js';
 import { createLogger, type Logger } from '../../log/logger.js';
+import { DEFAULT_COLOR_TAGS } from '../../switch/instance-health.js';
 import { describeProgress } from '../../switch/renderer-progress.js';
 import { COLOR_PATTERN } from '../../switch/state.js';
 import { SwitchControl, type ChangeOptions, type ChangeResult } from '../../switch/switch-control.js';
@@ -35,13 +36,28 @@ export function defaultBy(): string {
   return `${user || 'unknown'}@${os.hostname()}`;
 }
 
+function parseColorTags(value: string): string[] {
+  const colors = parseList(value);
+  if (colors.length === 0)
+    throw new InvalidArgumentError(`expected comma-separated colors such as blue,green, got "${value}"`);
+  return colors.map(parseColor);
+}
+
+/** --service, and --colors with run's name and default so both judge instances alike. */
 export function addServiceOption(cmd: Command): Command {
-  return cmd.addOption(
-    new Option(
-      '--service <name>',
-      'the service to act on; may be left out when only one service is deployed in colors',
-    ).env('SWITCHYARD_SERVICE'),
-  );
+  return cmd
+    .addOption(
+      new Option('--colors <list>', 'tags that name a color, for instances without a color Meta key (as for run)')
+        .env('SWITCHYARD_COLORS')
+        .argParser(parseColorTags)
+        .default([...DEFAULT_COLOR_TAGS], DEFAULT_COLOR_TAGS.join(',')),
+    )
+    .addOption(
+      new Option(
+        '--service <name>',
+        'the service to act on; may be left out when only one service is deployed in colors',
+      ).env('SWITCHYARD_SERVICE'),
+    );
 }
 
 export function addChangeOptions(cmd: Command): Command {
@@ -87,13 +103,16 @@ export function controlLogger(o: CommonOptions): Logger {
 
 /** Runs `fn` with a SwitchControl over a fresh Consul client, closing the client whatever happens. */
 export async function withControl<T>(
-  o: CommonOptions,
+  o: CommonOptions & { colors?: string[] },
   fn: (control: SwitchControl, logger: Logger) => Promise<T>,
 ): Promise<T> {
   const logger = controlLogger(o);
   const consul = new ConsulHttpClient({ address: o.consulAddr, ...(o.consulToken ? { token: o.consulToken } : {}) });
   try {
-    return await fn(new SwitchControl({ consul, kvPrefix: o.kvPrefix, logger }), logger);
+    return await fn(
+      new SwitchControl({ consul, kvPrefix: o.kvPrefix, logger, ...(o.colors ? { colorTags: o.colors } : {}) }),
+      logger,
+    );
   } finally {
     await consul.close();
   }
