@@ -167,6 +167,41 @@ describe('registrar against real dockerd and Consul', () => {
     await containers.remove(id);
   }, 60_000);
 
+  it('docker stop drains first: the instance stops passing at SIGTERM, while the container still runs, then leaves', async () => {
+    const name = `sy-reg-drain-${process.pid}`;
+    // A well-behaved app: on SIGTERM it keeps serving for 2 s (its in-flight requests), then exits.
+    const graceful =
+      'mkdir -p /www; echo blue > /www/index.html; trap "sleep 2; exit 0" TERM; httpd -f -p 8080 -h /www & wait $!';
+    const id = await containers.run(
+      [
+        '--name',
+        name,
+        '-l',
+        `${COLOR}=blue`,
+        '-l',
+        'SERVICE_NAME=drainme',
+        '-p',
+        '127.0.0.1::8080',
+        '--entrypoint',
+        '/bin/sh',
+      ],
+      { cmd: ['-c', graceful] },
+    );
+    const passing = async () => (await agent.get<unknown[]>('/v1/health/service/drainme?passing=true')).length;
+    await waitFor('drainme passing', async () => (await passing()) === 1);
+    const stopping = containers.docker('stop', '-t', '10', id);
+    const t0 = Date.now();
+    await waitFor('out of rotation', async () => (await passing()) === 0, 2_000, 20);
+    const drainedAfter = Date.now() - t0;
+    expect((await containers.docker('inspect', '-f', '{{.State.Running}}', id)).trim()).toBe('true');
+    expect((await catalog('drainme')).length).toBe(1);
+    await stopping;
+    await waitFor('deregistered after exit', async () => (await catalog('drainme')).length === 0, 5_000);
+    expect(drainedAfter).toBeLessThan(1_000);
+    expect(lines.some((l) => l.container === name && l.message.startsWith('draining'))).toBe(true);
+    await containers.remove(id);
+  }, 60_000);
+
   it('hostile labels: that container is skipped with one warning naming it and the label; others are registered', async () => {
     const bad = `sy-reg-bad-${process.pid}`;
     const good = `sy-reg-good-${process.pid}`;
