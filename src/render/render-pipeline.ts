@@ -35,6 +35,11 @@ export interface RenderPipelineOptions {
 export const DEFAULT_WAIT: WaitRange = { minMs: 250, maxMs: 1000 };
 export const DEFAULT_RETRY_DELAY_MS = 5_000;
 
+/** A TemplateError's own message already says file, line and why; its cause (eta's) repeats the compiled source. */
+function templateReason(err: unknown): string {
+  return err instanceof TemplateError ? err.message.split('\n')[0]! : errorMessage(err);
+}
+
 const ACTION_TEXT: Record<ApplyOutcome['action'], string> = {
   reloaded: 'installed and reloaded',
   runtime: 'changed servers through the Runtime API (no reload) for',
@@ -162,7 +167,7 @@ export class RenderPipeline implements Lifecycle {
       this.keepSeenAt(seenAt);
       const what = err instanceof TemplateError ? 'the template failed' : 'rendering failed';
       this.log.error(
-        `${what}, so the ${kind} config was not changed and the last good one keeps serving: ${errorMessage(err)}`,
+        `${what}, so the ${kind} config was not changed and the last good one keeps serving: ${templateReason(err)}`,
         {
           changes: why,
         },

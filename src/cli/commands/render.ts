@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import { ConsulHttpClient } from '../../consul/consul-http-client.js';
 import type { DockerClient } from '../../docker/docker-client.js';
 import { DockerodeDockerClient } from '../../docker/dockerode-docker-client.js';
-import { CheckerError, ConfigError, ConsulError, errorMessage } from '../../errors.js';
+import { CheckerError, ConfigError, ConsulError, TemplateError, errorMessage } from '../../errors.js';
 import { createLogger, type Logger } from '../../log/logger.js';
 import { DockerExecChecker, LocalChecker, type ConfigChecker } from '../../proxy/config-checker.js';
 import { ShellCommandChecker } from '../../render/check-command.js';
@@ -53,7 +53,9 @@ export async function renderOnce(o: RenderCommandOptions, logger: Logger): Promi
   const log = logger.child({ component: 'render' });
   const settings = renderSettings(o);
   // A template that does not compile fails here, before Consul is asked anything.
-  const renderer = new EtaTemplateRenderer({ templatePath: settings.templatePath, params: settings.params, logger });
+  const renderer = oneLineTemplateErrors(
+    () => new EtaTemplateRenderer({ templatePath: settings.templatePath, params: settings.params, logger }),
+  );
   let consul: ConsulHttpClient;
   try {
     consul = new ConsulHttpClient({ address: o.consulAddr, ...(o.consulToken ? { token: o.consulToken } : {}) });
@@ -72,7 +74,7 @@ export async function renderOnce(o: RenderCommandOptions, logger: Logger): Promi
     for (const p of fetched.stateProblems)
       log.warn(`ignoring the blue-green state at ${p.key}: ${p.error}`, { service: p.service, key: p.key });
     const snapshot = fetched.snapshot;
-    const config = renderer.render(snapshot);
+    const config = oneLineTemplateErrors(() => renderer.render(snapshot));
     const instances = snapshot.services.reduce((n, s) => n + s.instances.length, 0);
     const summary = `${snapshot.services.length} services, ${instances} instances`;
 
@@ -101,6 +103,16 @@ export async function renderOnce(o: RenderCommandOptions, logger: Logger): Promi
   } finally {
     await consul.close();
     await docker?.close();
+  }
+}
+
+/** A CI log gets the template's file, line and reason on one line, without eta's compiled source. */
+function oneLineTemplateErrors<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof TemplateError) throw new TemplateError(err.message.split('\n')[0]!);
+    throw err;
   }
 }
 
