@@ -185,6 +185,7 @@ async function mainBench(): Promise<void> {
       TAG,
       '--color-label',
       COLOR_LABEL,
+      '--no-render',
       '--http-listen',
       'off',
       '--log-level',

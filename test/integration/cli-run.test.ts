@@ -47,7 +47,14 @@ const containers = new TestContainers();
 
 function switchyard(args: string[], env: Record<string, string> = {}): Switchyard {
   const child = spawn(process.execPath, [MAIN, 'run', ...args], {
-    env: { ...process.env, CONSUL_HTTP_ADDR: agent.address, SWITCHYARD_HTTP_LISTEN: 'off', ...env },
+    // Register role only: these tests must not write or reload any proxy config on this machine.
+    env: {
+      ...process.env,
+      CONSUL_HTTP_ADDR: agent.address,
+      SWITCHYARD_HTTP_LISTEN: 'off',
+      SWITCHYARD_RENDER: 'false',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const s = new Switchyard(child);
