@@ -7,6 +7,7 @@ import type { Logger } from '../log/logger.js';
 import type { ApplyOutcome, ProxyDriver } from '../proxy/proxy-driver.js';
 import { describeChanges, snapshotsEqual, summarizeChanges } from '../snapshot/snapshot-diff.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
+import { liveChanges } from '../switch/live-changes.js';
 import { systemClock, type Clock, type TimerHandle } from '../watch/clock.js';
 import { Quiescence } from '../watch/quiescence.js';
 import type { TemplateRenderer } from './template-renderer.js';
@@ -189,6 +190,7 @@ export class RenderPipeline implements Lifecycle {
     }
 
     this.failing = false;
+    for (const change of liveChanges(this.applied, snapshot)) metrics?.switches.inc({ action: change.action });
     this.applied = snapshot;
     this.clock.clearTimeout(this.retryTimer);
     this.retryTimer = undefined;

@@ -21,6 +21,7 @@ import {
   type RenderOptions,
 } from './render-options.js';
 import { RenderPipeline } from './render-pipeline.js';
+import { TemplateWatcher } from './template-watcher.js';
 import { KvRendererReporter } from './renderer-report-writer.js';
 import { parseTemplateParams, type TemplateParams } from './template-params.js';
 
@@ -120,6 +121,7 @@ export class RenderRole implements Lifecycle {
   readonly driver: ProxyDriver;
   readonly pipeline: RenderPipeline;
   readonly watcher: CatalogWatcher;
+  readonly templateWatcher: TemplateWatcher;
   private readonly log: Logger;
 
   constructor(o: RenderOptions, deps: RenderRoleDeps) {
@@ -151,6 +153,12 @@ export class RenderRole implements Lifecycle {
       restartGraceMs: o.restartGrace,
       onSnapshot: (snapshot, seenAt) => this.pipeline.update(snapshot, seenAt),
     });
+    // The watcher recompiles the edited template itself (keeping the last good one on failure).
+    this.templateWatcher = new TemplateWatcher({
+      template: this.renderer,
+      onChange: () => this.pipeline.templateChanged(),
+      logger: deps.logger,
+    });
   }
 
   /** The template file changed: compile it again and, when it compiles, re-render at once. */
@@ -177,12 +185,14 @@ export class RenderRole implements Lifecycle {
     }
     await this.pipeline.start();
     await this.watcher.start();
+    await this.templateWatcher.start();
     this.log.info(
       `render role started: ${this.settings.kind} config ${this.settings.configPath} from template ${this.settings.templatePath}`,
     );
   }
 
   readonly close = once(async (): Promise<void> => {
+    await this.templateWatcher.close();
     await this.watcher.close();
     await this.pipeline.close();
     await this.driver.close();

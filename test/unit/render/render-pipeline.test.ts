@@ -238,6 +238,16 @@ describe('RenderPipeline', () => {
     expect((await metrics.lastApplySuccess.get()).values[0]!.value).toBeGreaterThan(0);
   });
 
+  it('counts a live-color change as a switch once it is applied', async () => {
+    const { clock, pipeline, metrics } = setup();
+    pipeline.update(snap(2, 'blue'));
+    await clock.advance(200);
+    pipeline.update(snap(2, 'green'));
+    await clock.advance(200);
+    const switches = (await metrics.switches.get()).values;
+    expect(switches.map((v) => [v.labels.action, v.value])).toEqual([['switch', 1]]);
+  });
+
   it('close() waits for the apply in flight, drops pending work and is idempotent', async () => {
     const { clock, driver, pipeline } = setup({ wait: { minMs: 0, maxMs: 0 } });
     driver.hold = true;
