@@ -194,6 +194,23 @@ build_node() {
   rsync_like() { rm -rf "$ctx/lib/$1.new" && cp -a "$2" "$ctx/lib/$1.new" && { if [ -d "$ctx/lib/$1" ] && diff -rq "$ctx/lib/$1" "$ctx/lib/$1.new" >/dev/null; then rm -rf "$ctx/lib/$1.new"; else rm -rf "$ctx/lib/$1" && mv "$ctx/lib/$1.new" "$ctx/lib/$1"; fi; }; }
   rsync_like npm "$npm_dir"
   if [ -d "$(dirname "$npm_dir")/corepack" ]; then rsync_like corepack "$(dirname "$npm_dir")/corepack"; fi
+  # npm inside a build must reach the registry the way this machine's npm does: where the machine
+  # goes through a TLS-inspecting proxy, its npm trusts an extra CA through `cafile` (and maybe a
+  # registry mirror). Only npm's global config gets these, never Node's runtime trust store.
+  # The machine-wide npmrc files only: a user's ~/.npmrc may hold credentials and is never read.
+  local cafile registry npmrc_files=(/etc/npmrc /usr/etc/npmrc /usr/local/etc/npmrc)
+  cafile=$(grep -hs '^[[:space:]]*cafile[[:space:]]*=' "${npmrc_files[@]}" | head -1 | sed 's/^[^=]*=[[:space:]]*//; s/[[:space:]]*$//' || true)
+  [ -n "$cafile" ] || cafile=${NODE_EXTRA_CA_CERTS:-}
+  registry=$(grep -hs '^[[:space:]]*registry[[:space:]]*=' "${npmrc_files[@]}" | head -1 | sed 's/^[^=]*=[[:space:]]*//; s/[[:space:]]*$//' || true)
+  : >"$ctx/npmrc.new"
+  if [ -n "$cafile" ] && [ -f "$cafile" ]; then
+    sync_file "$cafile" "$ctx/npm-ca.pem"
+    echo 'cafile=/usr/local/etc/npm-ca.pem' >>"$ctx/npmrc.new"
+  else
+    rm -f "$ctx/npm-ca.pem"; : >"$ctx/npm-ca.pem"
+  fi
+  case "$registry" in https://registry.npmjs.org/ | '') ;; *) echo "registry=$registry" >>"$ctx/npmrc.new" ;; esac
+  put "$ctx/npmrc" <"$ctx/npmrc.new"; rm -f "$ctx/npmrc.new"
   put "$ctx/docker-entrypoint.sh" 0755 <<'EOF'
 #!/bin/sh
 set -e
@@ -213,6 +230,8 @@ RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\
  && if [ -d /usr/local/lib/node_modules/corepack ]; then ln -s ../lib/node_modules/corepack/dist/corepack.js /usr/local/bin/corepack; fi \\
  && node --version && npm --version
 ENV NODE_VERSION=$("$NODE_DIR/bin/node" --version | sed 's/^v//')
+COPY npmrc /usr/local/etc/npmrc
+COPY npm-ca.pem /usr/local/etc/npm-ca.pem
 COPY docker-entrypoint.sh /usr/local/bin/
 ENTRYPOINT ["docker-entrypoint.sh"]
 CMD ["node"]
