@@ -36,7 +36,7 @@ export interface RenderOptions {
   services?: string[];
   colors: string[];
   /** HAProxy: change servers through the admin socket instead of reloading (default true). */
-  runtimeApi?: boolean;
+  haproxyRuntimeApi?: boolean;
 }
 
 /**

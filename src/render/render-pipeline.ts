@@ -90,8 +90,10 @@ export class RenderPipeline implements Lifecycle {
   update(snapshot: Snapshot, seenAt: number = this.clock.now()): void {
     if (this.closed) return;
     this.latest = snapshot;
-    if (this.applied && !this.failing && snapshotsEqual(this.applied, snapshot)) {
-      // Back to what is served (a change and its undo inside one wait): nothing to do.
+    const busy = this.queue.pending > 0 || this.queue.size > 0;
+    if (!busy && this.applied && !this.failing && snapshotsEqual(this.applied, snapshot)) {
+      // Back to what is served (a change and its undo inside one wait): nothing to do. Not while an
+      // apply runs: it may be installing something else, and this snapshot must follow it.
       this.firstUnappliedAt = undefined;
       return;
     }

@@ -95,7 +95,7 @@ export function createDriver(o: RenderOptions, s: RenderSettings, deps: DriverDe
     // same conditions as above, since the socket must be one this host can reach.
     ...(s.kind === 'haproxy' &&
     o.reload &&
-    o.runtimeApi !== false &&
+    o.haproxyRuntimeApi !== false &&
     !o.proxyContainer &&
     (!o.template || 'adminSocket' in s.params.raw)
       ? { runtime: new HaproxyRuntimeApi({ socketPath: s.params.adminSocket, logger: deps.logger }) }

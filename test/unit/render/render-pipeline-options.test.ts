@@ -34,6 +34,8 @@ describe('render options', () => {
       templateParam: {},
     });
     expect(o.services).toBeUndefined();
+    expect(o.haproxyRuntimeApi).toBe(true);
+    expect(parse(['--no-haproxy-runtime-api']).haproxyRuntimeApi).toBe(false);
   });
 
   it('reads flags and SWITCHYARD_* variables', () => {

@@ -146,6 +146,20 @@ describe('RenderPipeline', () => {
     expect(driver.applied.map((a) => a.config)).toEqual(['servers 1', 'servers 10']);
   });
 
+  it('follows an undo that arrives while the change it undoes is being applied', async () => {
+    const { clock, driver, pipeline } = setup({ wait: { minMs: 0, maxMs: 0 } });
+    pipeline.update(snap(1));
+    await clock.advance(10);
+    driver.hold = true;
+    pipeline.update(snap(2));
+    await flushPromises();
+    pipeline.update(snap(1)); // equal to what was served before the apply in flight
+    driver.finish();
+    await pipeline.idle();
+    await clock.advance(10);
+    expect(driver.applied.map((a) => a.config)).toEqual(['servers 1', 'servers 2', 'servers 1']);
+  });
+
   it('does nothing for a snapshot equal to the one served', async () => {
     const { clock, driver, pipeline } = setup();
     pipeline.update(snap(1));
