@@ -73,7 +73,10 @@ export class ConsulHttpClient implements ConsulClient {
     const { host, port, secure } = parseConsulAddress(options.address);
     this.address = `${secure ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+    // The render role holds one blocking query open per watched service; with a lower cap the
+    // queries past it would wait for a socket until another query's wait (minutes) ends. Consul's
+    // own default per-client limit (limits.http_max_conns_per_client) is 200.
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
     this.consul = new Consul({
       host,
       port,
