@@ -57,14 +57,19 @@ COPY --from=build /src/dist/src ./dist/src
 COPY templates ./templates
 COPY package.json ./
 COPY docker/entrypoint.sh /usr/local/bin/switchyard-entrypoint
+COPY docker/healthcheck.mjs /app/healthcheck.mjs
+# `switchyard …` inside the container (docker compose exec switchyard switchyard status) goes through
+# the same entrypoint, so it never runs as root either. The proxy-config folder is where the demo
+# mounts the volume it shares with the proxy; owned by switchyard so a fresh volume is writable.
+RUN ln -s switchyard-entrypoint /usr/local/bin/switchyard \
+ && mkdir -p /var/lib/switchyard/proxy && chown -R 10001:10001 /var/lib/switchyard
 ENV NODE_ENV=production
 
 USER 10001:10001
-EXPOSE 9100
-# /healthz on the daemon's HTTP port (SWITCHYARD_HTTP_PORT, default 9100); node is the only tool
-# the image has, and fetch needs no extra package.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.SWITCHYARD_HTTP_PORT||9100)+'/healthz',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+EXPOSE 9720
+# /healthz on the daemon's HTTP port; set the port with SWITCHYARD_HTTP_LISTEN (not the flag) so
+# this check finds it.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 CMD ["node", "/app/healthcheck.mjs"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["switchyard-entrypoint"]
 CMD ["run"]
