@@ -1,3 +1,4 @@
+/* global fetch, AbortSignal */
 // The image's HEALTHCHECK: GET /healthz where `run` serves it, read from SWITCHYARD_HTTP_LISTEN
 // (host:port, port, or off; default 0.0.0.0:9720). Node is the only tool in the image.
 const listen = process.env.SWITCHYARD_HTTP_LISTEN || '0.0.0.0:9720';
