@@ -16,7 +16,10 @@ echo "node $(node --version), consul at $SWITCHYARD_CONSUL_BIN, image $SWITCHYAR
 # Reinstall dependencies only when the lock file changed since the last install.
 stamp=node_modules/.switchyard-lock-stamp
 if ! [ -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
-  npm ci --no-audit --no-fund --loglevel=error
+  # Not `npm ci`: the registry mirror here lacks some other-platform optional binaries (e.g.
+  # @swc/core-darwin-*), so the lock file cannot list them and `npm ci` refuses it as out of sync.
+  # `install --no-save` follows the lock for everything it lists and leaves it untouched.
+  npm install --no-save --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
 fi
 
