@@ -15,6 +15,8 @@ export default {
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       slowTestThreshold: 30,
+      // Real proxies, Consul and dockerd on a 2-core machine: seconds, not milliseconds.
+      testTimeout: 30_000,
     },
   ],
 };
