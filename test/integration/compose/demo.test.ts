@@ -23,7 +23,13 @@ const composeFile = path.join(repo, 'compose/docker-compose.yml');
 const project = `sy-demo-${process.pid}-${Math.random().toString(36).slice(2, 6)}`;
 const greenName = `${project}-green`;
 const standaloneName = `${project}-standalone`;
-const service = 'switchyard-demo-app';
+const service = 'switchyard-demo';
+const demoImage = 'switchyard-demo';
+/** A label key of this run's own, so no other Switchyard on the host registers its containers (and it none of theirs). */
+const colorLabel = `${project}.color`;
+/** docs/tutorial.md's deploy command: the design card's `docker run -l color=green <image>`, plus what the app prints. */
+// prettier-ignore
+const deployGreen = ['docker', 'run', '-d', '--name', greenName, '-l', `${colorLabel}=green`, '-e', 'COLOR=green', '-e', 'VERSION=2', demoImage];
 const log = (line: string) => process.stdout.write(`[demo] ${line}\n`);
 
 /** `docker compose` (v2 plugin) when the docker CLI has it, else docker-compose 1.29. */
@@ -115,6 +121,7 @@ beforeAll(async () => {
   env = {
     ...process.env,
     SWITCHYARD_DEMO_NAME: project,
+    SWITCHYARD_DEMO_COLOR_LABEL: colorLabel,
     SWITCHYARD_DEMO_HTTP_PORT: String(ports.http),
     SWITCHYARD_DEMO_PREVIEW_PORT: String(ports.preview),
     SWITCHYARD_DEMO_STATS_PORT: String(ports.stats),
@@ -165,20 +172,7 @@ describe('the compose demo, following docs/tutorial.md under HTTP load', () => {
     const marks: Record<string, number> = { start: Date.now() };
 
     // 1. Deploy green: the design card's command, plus the variables the demo app prints.
-    await sh([
-      'docker',
-      'run',
-      '-d',
-      '--name',
-      greenName,
-      '-l',
-      'color=green',
-      '-e',
-      'COLOR=green',
-      '-e',
-      'VERSION=2',
-      service,
-    ]);
+    await sh(deployGreen);
     // 2. Preview it on 8080 while blue stays live.
     const preview = await waitForColor(ports.preview, 'green', 30_000);
     expect(preview).toMatch(/^green v2 [0-9a-f]{12}$/);
@@ -223,20 +217,7 @@ describe('the compose demo, following docs/tutorial.md under HTTP load', () => {
     );
 
     // 6. Canary: green again, 10 % of live traffic, then 100 % (which completes it as a switch).
-    await sh([
-      'docker',
-      'run',
-      '-d',
-      '--name',
-      greenName,
-      '-l',
-      'color=green',
-      '-e',
-      'COLOR=green',
-      '-e',
-      'VERSION=2',
-      service,
-    ]);
+    await sh(deployGreen);
     await waitForColor(ports.preview, 'green', 30_000);
     await switchyard('canary', 'green', '10', '--wait');
     marks.canary10 = Date.now();
@@ -271,9 +252,7 @@ describe('the compose demo, following docs/tutorial.md under HTTP load', () => {
     const logs = await switchyardLogs();
     const find = (pred: (l: LogLine) => boolean) => logs.find(pred);
     expect(
-      find(
-        (l) => l.container === greenName && /^registered switchyard-demo-app \(green\) at [\d.]+:8080$/.test(l.message),
-      ),
+      find((l) => l.container === greenName && /^registered switchyard-demo \(green\) at [\d.]+:8080$/.test(l.message)),
     ).toBeDefined();
     expect(find((l) => l.container === `${project}_blue_1` || l.container === `${project}-blue-1`)).toBeDefined();
     expect(
