@@ -8,6 +8,9 @@ const common = {
   testEnvironment: 'node',
 };
 export default {
+  // Jest reads this only at the top level. Integration tests drive real proxies, Consul and dockerd on
+  // a 2-core machine: seconds, not milliseconds; unit tests finish far below it anyway.
+  testTimeout: 30_000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     {
@@ -15,8 +18,6 @@ export default {
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       slowTestThreshold: 30,
-      // Real proxies, Consul and dockerd on a 2-core machine: seconds, not milliseconds.
-      testTimeout: 30_000,
     },
   ],
 };
