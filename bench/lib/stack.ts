@@ -2,7 +2,7 @@
  * The pieces a benchmark needs to run Switchyard end to end on one machine — a throw-away
  * `consul agent -dev`, app containers, the proxy, `switchyard run` — each owned by a Stack that
  * ends exactly what it started (by process handle and container id), also after a failure.
- * The same approach as test/integration/e2e, without importing test code into the build.
+ * The same approach as test/integration/e2e; the small helpers come from test/helpers (built with bench).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -12,46 +12,22 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { waitFor as pollUntil } from '../../test/helpers/ports.js';
 
 const execFileAsync = promisify(execFile);
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** A loopback TCP port that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
+export { freePort } from '../../test/helpers/ports.js';
 
-/** Polls `check` until it returns something other than undefined/false; throws after `timeoutMs`. */
-export async function waitFor<T>(
+/** The tests' poller, with a longer default: benchmarks load the machine on purpose. */
+export function waitFor<T>(
   what: string,
   check: () => Promise<T | undefined | false> | T | undefined | false,
   timeoutMs = 30_000,
   intervalMs = 50,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
-    }
-    await sleep(intervalMs);
-  }
+  return pollUntil(what, check, timeoutMs, intervalMs);
 }
 
 /** A binary from $envVar, else PATH, else /usr/sbin and friends. */
