@@ -7,18 +7,17 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { waitFor as pollUntil } from '../../test/helpers/ports.js';
+import { freePort, waitFor as pollUntil } from '../../test/helpers/ports.js';
 
 const execFileAsync = promisify(execFile);
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export { freePort } from '../../test/helpers/ports.js';
+export { freePort };
 
 /** The tests' poller, with a longer default: benchmarks load the machine on purpose. */
 export function waitFor<T>(
