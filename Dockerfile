@@ -20,8 +20,9 @@ RUN npm ci --no-audit --no-fund --loglevel=error \
       npm install --no-save --no-audit --no-fund --loglevel=error; }
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-COPY bench ./bench
-RUN npm run build
+# Only the daemon's sources: the benchmarks (and the test helpers they use) are not part of the image.
+RUN echo '{ "extends": "./tsconfig.build.json", "include": ["src"] }' >tsconfig.image.json \
+ && npx tsc -p tsconfig.image.json
 
 # --- deps: production dependencies only ----------------------------------------------------------
 FROM ${NODE_IMAGE} AS deps
