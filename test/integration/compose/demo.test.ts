@@ -255,7 +255,11 @@ describe('the compose demo, following docs/tutorial.md under HTTP load', () => {
     expect(
       find((l) => l.container === greenName && /^registered switchyard-demo \(green\) at [\d.]+:8080$/.test(l.message)),
     ).toBeDefined();
-    expect(find((l) => l.container === `${project}_blue_1` || l.container === `${project}-blue-1`)).toBeDefined();
+    // Blue's teardown: drained on Docker's kill event, then deregistered (tutorial, section 5).
+    const isBlue = (l: LogLine) => l.container === `${project}_blue_1` || l.container === `${project}-blue-1`;
+    expect(find((l) => isBlue(l) && /^registered switchyard-demo \(blue\)/.test(l.message))).toBeDefined();
+    expect(find((l) => isBlue(l) && /^draining: /.test(l.message))).toBeDefined();
+    expect(find((l) => isBlue(l) && /^deregistered switchyard-demo /.test(l.message))).toBeDefined();
     expect(
       find((l) => /live blue → green/.test(l.message) || /blue became live|green became live/.test(l.message)),
     ).toBeDefined();
