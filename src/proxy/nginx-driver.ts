@@ -48,7 +48,7 @@ export class NginxDriver extends ConfigProxyDriver {
               options.container.signal ?? 'SIGHUP',
             )
           : options.pidFile
-            ? new PidSignalReloader(options.pidFile, 'SIGHUP', 'nginx master')
+            ? new PidSignalReloader(options.pidFile, 'SIGHUP', 'nginx master', 10_000, 2_000)
             : undefined);
     super({
       kind: 'nginx',

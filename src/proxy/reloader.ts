@@ -68,6 +68,12 @@ export class PidSignalReloader implements Reloader {
     private readonly signal: NodeJS.Signals,
     private readonly what: string,
     private readonly verifyTimeoutMs = 10_000,
+    /**
+     * After the new worker appears, wait up to this long for the old workers to exit. nginx's old
+     * workers still accept new connections until they have handled the master's QUIT, so "reloaded"
+     * would otherwise be reported (and `switch --wait` satisfied) a moment early. 0: don't wait.
+     */
+    private readonly oldWorkersExitMs = 0,
   ) {
     this.description = `${signal} to the ${what} in ${pidFile}`;
   }
@@ -91,13 +97,23 @@ export class PidSignalReloader implements Reloader {
       await new Promise((r) => setTimeout(r, 10));
       if (!isAlive(pid)) throw new ReloadError(`the ${this.what} (pid ${pid}) exited during the reload`);
       const now = await childPids(pid);
-      if (now && [...now].some((p) => !before.has(p))) return;
+      if (now && [...now].some((p) => !before.has(p))) return this.settle(pid, before);
       if (Date.now() > deadline) {
         throw new ReloadError(
           `the ${this.what} (pid ${pid}) started no new worker within ${this.verifyTimeoutMs} ms after ${this.signal}; ` +
             `the old workers keep serving the previous config (see the proxy's own log for why)`,
         );
       }
+    }
+  }
+
+  /** Bounded: an old worker still finishing a long request must not hold up the next apply. */
+  private async settle(pid: number, oldWorkers: Set<number>): Promise<void> {
+    const deadline = Date.now() + this.oldWorkersExitMs;
+    while (Date.now() < deadline) {
+      const now = await childPids(pid);
+      if (!now || ![...now].some((p) => oldWorkers.has(p))) return;
+      await new Promise((r) => setTimeout(r, 10));
     }
   }
 }

@@ -90,6 +90,20 @@ describe('NginxDriver with a real nginx', () => {
     expect((await metrics.reloads.get()).values.find((v) => v.labels.outcome === 'ok')?.value).toBeGreaterThan(0);
   });
 
+  it('once a reload is reported, every new connection gets the new config (no old worker still accepting)', async () => {
+    for (const [live, idle] of [
+      ['blue', 'green'],
+      ['green', 'blue'],
+      ['blue', 'green'],
+      ['green', 'blue'],
+    ] as const) {
+      expect((await apply(snap(live, idle), `switch to ${live}`)).action).toBe('reloaded');
+      // No waiting: `switch --wait` trusts this moment, so the old color must already be gone.
+      const bodies = await Promise.all(Array.from({ length: 20 }, () => get(mainPort)));
+      expect(bodies.map((b) => b.body)).toEqual(Array.from({ length: 20 }, () => live));
+    }
+  });
+
   it('a rejected candidate is not installed and the old config keeps serving', async () => {
     const before = readFileSync(configPath, 'utf8');
     const err = await driver
