@@ -306,7 +306,10 @@ export class Registrar implements Lifecycle, HealthReporter {
       if (!TERMINATING_SIGNALS.has(sig)) return;
       if (!this.draining.has(e.id) && this.ownsContainer(e.id))
         this.log.info(
-          `draining: container received signal ${sig}, taking its services out of rotation before it exits`,
+          // SIGKILL leaves nothing to drain: say so rather than promise a graceful exit.
+          ['9', 'KILL', 'SIGKILL'].includes(sig)
+            ? `container killed (signal ${sig}): taking its services out of rotation at once`
+            : `draining: container received signal ${sig}, taking its services out of rotation before it exits`,
           containerFields(ref),
         );
       this.draining.set(e.id, Date.now());
