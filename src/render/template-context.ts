@@ -195,11 +195,15 @@ function buildService(s: ServiceSnapshot, params: TemplateParams, warnings: stri
   const canary = Object.keys(weights).length > 0;
   if (!canary && live !== undefined) weights[live] = 100;
 
+  // The previous live color keeps its (empty) slots: tearing it down after a switch, and
+  // redeploying it for a rollback, then change only server lines — Runtime API, no reload.
+  const previous = validColor(s.state?.previous, 'previous');
   const colors = [
     ...new Set([
       ...instances.map((i) => i.color),
       ...(live ? [live] : []),
       ...(idle ? [idle] : []),
+      ...(previous ? [previous] : []),
       ...Object.keys(weights),
     ]),
   ].sort();

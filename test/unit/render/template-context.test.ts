@@ -137,6 +137,18 @@ describe('buildTemplateContext', () => {
     expect(web.live).toBe('green');
   });
 
+  it('keeps the previous live color’s slots after its instances are gone, so teardown and redeploy need no reload', () => {
+    const slotNames = (instances: ReturnType<typeof instance>[]) =>
+      buildTemplateContext(
+        { services: [service('web', instances, 'green', undefined, { live: 'green', previous: 'blue' })] },
+        params,
+      ).context.services[0]!.liveBackend.slots.map((sl) => sl.name);
+    const withBlue = slotNames([instance('web', 1, 'blue'), instance('web', 1, 'green')]);
+    const blueGone = slotNames([instance('web', 1, 'green')]);
+    expect(blueGone).toEqual(withBlue);
+    expect(blueGone.filter((n) => n.startsWith('blue_'))).toHaveLength(slotCount(0, params.serverSlots));
+  });
+
   it('leaves invalid instances out with a warning naming them', () => {
     const snap = {
       services: [
