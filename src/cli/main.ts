@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError, errorMessage } from '../errors.js';
 import { registerCommands } from './commands/index.js';
@@ -6,12 +7,28 @@ import { registerCommands } from './commands/index.js';
 /** Exit codes: 0 success, 1 a failed operation, 2 bad usage or configuration. */
 export const EXIT_USAGE = 2;
 
+/** The package's own version, read where the built file sits (dist/src/cli → package root). */
+function packageVersion(): string {
+  for (const rel of ['../../../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === 'switchyard' && pkg.version) return pkg.version;
+    } catch {
+      // not at this depth (running from src/ under a test runner, or from dist/)
+    }
+  }
+  return 'unknown';
+}
+
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('switchyard')
     .description(
       'Zero-downtime blue-green and canary deployments of Docker containers, with Consul and HAProxy or nginx.',
     )
-    .version(process.env.npm_package_version ?? '0.1.0')
+    .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerCommands(program);
