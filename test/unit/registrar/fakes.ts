@@ -1,14 +1,4 @@
 import type {
-  AgentService,
-  BlockingOptions,
-  CheckStatus,
-  ConsulClient,
-  HealthInstance,
-  Indexed,
-  KvEntry,
-  ServiceRegistration,
-} from '../../../src/consul/consul-client.js';
-import type {
   ContainerInfo,
   ContainerSummary,
   DockerClient,
@@ -16,85 +6,6 @@ import type {
   EventStreamOptions,
   ExecResult,
 } from '../../../src/docker/docker-client.js';
-import { ConsulError } from '../../../src/errors.js';
-
-/** An in-memory Consul agent: the agent half the registrar uses, with a switch to make it unreachable. */
-export class FakeConsul implements ConsulClient {
-  readonly services = new Map<string, ServiceRegistration>();
-  readonly maintenance = new Map<string, boolean>();
-  readonly ttl = new Map<string, CheckStatus>();
-  readonly calls: string[] = [];
-  down = false;
-  /** Delay every agent call by this many ms (to hold a lane busy). */
-  delayMs = 0;
-
-  private async gate(call: string): Promise<void> {
-    this.calls.push(call);
-    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
-    if (this.down) throw new ConsulError(`Consul ${call} failed: connect ECONNREFUSED`);
-  }
-
-  async agentNodeName(): Promise<string> {
-    await this.gate('self');
-    return 'node-a';
-  }
-  async registerService(s: ServiceRegistration): Promise<void> {
-    await this.gate(`register ${s.id}`);
-    this.services.set(s.id, structuredClone(s));
-    for (const c of s.checks) if (c.ttl) this.ttl.set(c.checkId, c.status ?? 'critical');
-  }
-  async deregisterService(id: string): Promise<void> {
-    await this.gate(`deregister ${id}`);
-    this.services.delete(id);
-    this.maintenance.delete(id);
-  }
-  async agentServices(): Promise<AgentService[]> {
-    await this.gate('services');
-    return [...this.services.values()].map((s) => ({
-      id: s.id,
-      name: s.name,
-      tags: [...s.tags],
-      address: s.address,
-      port: s.port,
-      meta: { ...s.meta },
-    }));
-  }
-  async updateTtlCheck(checkId: string, status: CheckStatus): Promise<void> {
-    await this.gate(`ttl ${checkId} ${status}`);
-    this.ttl.set(checkId, status);
-  }
-  async setServiceMaintenance(id: string, enable: boolean): Promise<void> {
-    await this.gate(`maintenance ${id} ${enable}`);
-    this.maintenance.set(id, enable);
-  }
-  /** Simulates an agent restart without state. */
-  loseEverything(): void {
-    this.services.clear();
-    this.maintenance.clear();
-    this.ttl.clear();
-  }
-  catalogServices(_o?: BlockingOptions): Promise<Indexed<Record<string, string[]>>> {
-    return Promise.reject(new Error('not used by the registrar'));
-  }
-  healthService(_n: string, _o?: BlockingOptions): Promise<Indexed<HealthInstance[]>> {
-    return Promise.reject(new Error('not used by the registrar'));
-  }
-  kvList(_p: string, _o?: BlockingOptions): Promise<Indexed<KvEntry[]>> {
-    return Promise.reject(new Error('not used by the registrar'));
-  }
-  kvGet(_k: string): Promise<KvEntry | undefined> {
-    return Promise.reject(new Error('not used by the registrar'));
-  }
-  kvPut(_k: string, _v: string): Promise<boolean> {
-    return Promise.reject(new Error('not used by the registrar'));
-  }
-  kvDelete(_k: string): Promise<void> {
-    return Promise.reject(new Error('not used by the registrar'));
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 /** Containers in memory and an event stream the test pushes into (and can cut). */
 export class FakeDocker implements DockerClient {

@@ -4,7 +4,8 @@ import { Metrics } from '../../../src/http/metrics.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { Registrar, type RegistrarOptions } from '../../../src/registrar/registrar.js';
 import { waitFor } from '../../helpers/ports.js';
-import { FakeConsul, FakeDocker, labelledContainer } from './fakes.js';
+import { FakeConsul } from '../../helpers/fake-consul.js';
+import { FakeDocker, labelledContainer } from './fakes.js';
 
 interface LogLine {
   level: string;
@@ -133,7 +134,7 @@ describe('Registrar', () => {
     const r = make();
     await r.start();
     await r.ready;
-    consul.down = true;
+    consul.down();
     const callsBefore = consul.calls.length;
     for (let i = 0; i < 40; i++) {
       docker.containers.set(`c${i}`, labelledContainer(i, { id: `c${i}` }));
@@ -147,7 +148,7 @@ describe('Registrar', () => {
     // Each lane tries at most once before the gate closes; after that only the prober asks.
     expect(duringOutage).toBeLessThan(60);
     expect(lines.filter((l) => l.message.startsWith('Consul agent unreachable'))).toHaveLength(1);
-    consul.down = false;
+    consul.up();
     await waitFor('all registered after the outage', () => consul.services.size === 39, 20_000);
     expect(consul.services.has('node-a:web-0:8080')).toBe(false);
     expect(lines.some((l) => l.message.startsWith('Consul agent reachable again'))).toBe(true);
@@ -294,7 +295,7 @@ describe('Registrar', () => {
 
   it('close before start finished is safe and bounded', async () => {
     const { consul, make } = setup();
-    consul.down = true; // the owner lookup keeps retrying
+    consul.down(); // the owner lookup keeps retrying
     const r = make();
     await r.start();
     const t0 = Date.now();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { healthByColor, viewInstance } from '../../../src/switch/instance-health.js';
-import { instance } from './fake-consul.js';
+import { instance } from '../../helpers/fake-consul.js';
 
 describe('instance health for switch decisions', () => {
   it('counts an instance as passing only when its own and its node checks pass', () => {

@@ -3,13 +3,13 @@ import { ConfigError, StateConflictError, SwitchRefusedError } from '../../../sr
 import { silentLogger } from '../../../src/log/logger.js';
 import { CanaryAbortedError, SwitchControl } from '../../../src/switch/switch-control.js';
 import { HISTORY_LIMIT, historyKey, rendererKey, stateKey } from '../../../src/switch/state.js';
-import { FakeConsul, instance } from './fake-consul.js';
+import { FakeConsul, instance } from '../../helpers/fake-consul.js';
 
 const opts = { minPassing: 1, force: false, by: 'alice@ops1' };
 
 function setup() {
-  const consul = new FakeConsul();
-  consul.setHealth('app', [instance('b1', 'blue'), instance('b2', 'blue'), instance('g1', 'green')]);
+  const consul = new FakeConsul({ blocking: false });
+  consul.setService('app', [instance('b1', 'blue'), instance('b2', 'blue'), instance('g1', 'green')]);
   let t = Date.parse('2030-01-01T00:00:00Z');
   const control = new SwitchControl({
     consul,
@@ -39,7 +39,7 @@ describe('SwitchControl against a Consul KV with check-and-set', () => {
 
   it('refuses and writes nothing when the target has no passing instance', async () => {
     const { consul, control } = setup();
-    consul.setHealth('app', [instance('b1', 'blue'), instance('g1', 'green', 'critical')]);
+    consul.setService('app', [instance('b1', 'blue'), instance('g1', 'green', 'critical')]);
     await expect(control.switchTo('app', 'green', opts)).rejects.toThrow(SwitchRefusedError);
     expect(consul.kv.size).toBe(0);
   });
@@ -49,7 +49,7 @@ describe('SwitchControl against a Consul KV with check-and-set', () => {
     consul.beforePut = (key) => {
       if (key.endsWith('/state')) {
         consul.beforePut = undefined;
-        consul.set(key, JSON.stringify({ live: 'blue', updatedBy: 'bob@ops2', updatedAt: '2030-01-01T00:00:00Z' }));
+        consul.putKv(key, JSON.stringify({ live: 'blue', updatedBy: 'bob@ops2', updatedAt: '2030-01-01T00:00:00Z' }));
       }
     };
     const err = await control.switchTo('app', 'green', opts).catch((e: unknown) => e);
@@ -60,7 +60,7 @@ describe('SwitchControl against a Consul KV with check-and-set', () => {
 
   it('keeps the history bounded, newest last, and survives an unreadable history', async () => {
     const { consul, control, history } = setup();
-    consul.set(historyKey('switchyard', 'app'), 'not json');
+    consul.putKv(historyKey('switchyard', 'app'), 'not json');
     for (let i = 0; i < HISTORY_LIMIT + 3; i++) await control.switchTo('app', i % 2 === 0 ? 'green' : 'blue', opts);
     const h = history();
     expect(h).toHaveLength(HISTORY_LIMIT);
@@ -69,7 +69,7 @@ describe('SwitchControl against a Consul KV with check-and-set', () => {
 
   it('replaces an invalid stored state on the next switch', async () => {
     const { consul, control, state } = setup();
-    consul.set(stateKey('switchyard', 'app'), '{"live":"NOT A COLOR"}');
+    consul.putKv(stateKey('switchyard', 'app'), '{"live":"NOT A COLOR"}');
     await control.switchTo('app', 'green', opts);
     expect(state()).toMatchObject({ live: 'green', previous: 'blue' });
   });
@@ -77,13 +77,17 @@ describe('SwitchControl against a Consul KV with check-and-set', () => {
   it('finds the only service, and asks for --service when there are several or none', async () => {
     const { consul, control } = setup();
     expect(await control.resolveService(undefined)).toBe('app');
-    consul.setHealth('web', [instance('w1', 'green')]);
-    consul.setHealth('plain', [instance('p1', undefined)]);
+    consul.setService('web', [instance('w1', 'green')]);
+    consul.setService('plain', [instance('p1', undefined)]);
     await expect(control.resolveService(undefined)).rejects.toThrow(
       new ConfigError('several services are deployed in colors (app, web); name one with --service'),
     );
     expect(await control.resolveService('web')).toBe('web');
-    const empty = new SwitchControl({ consul: new FakeConsul(), kvPrefix: 'x', logger: silentLogger() });
+    const empty = new SwitchControl({
+      consul: new FakeConsul({ blocking: false }),
+      kvPrefix: 'x',
+      logger: silentLogger(),
+    });
     await expect(empty.resolveService(undefined)).rejects.toThrow(ConfigError);
   });
 
@@ -103,12 +107,12 @@ describe('SwitchControl against a Consul KV with check-and-set', () => {
 
   it('aborts a ramp back to the old color when a canary instance stops passing', async () => {
     const { consul, control, state, history } = setup();
-    consul.setHealth('app', [instance('b1', 'blue'), instance('g1', 'green'), instance('g2', 'green')]);
+    consul.setService('app', [instance('b1', 'blue'), instance('g1', 'green'), instance('g2', 'green')]);
     const steps: number[] = [];
     const ramp = control.ramp('app', 'green', [25, 50, 100], 60_000, opts, undefined, (_, step) => {
       steps.push(step);
       // The canary's second instance fails under traffic right after the first step.
-      consul.setHealth('app', [instance('b1', 'blue'), instance('g1', 'green'), instance('g2', 'green', 'critical')]);
+      consul.setService('app', [instance('b1', 'blue'), instance('g1', 'green'), instance('g2', 'green', 'critical')]);
     });
     const err = await ramp.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CanaryAbortedError);
@@ -123,7 +127,7 @@ describe('SwitchControl against a Consul KV with check-and-set', () => {
     const { consul, control, state } = setup();
     const ramp = control.ramp('app', 'green', [25, 100], 5, opts, undefined, (_, step) => {
       if (step === 25)
-        consul.set(stateKey('switchyard', 'app'), JSON.stringify({ live: 'blue', updatedBy: 'bob@ops2' }));
+        consul.putKv(stateKey('switchyard', 'app'), JSON.stringify({ live: 'blue', updatedBy: 'bob@ops2' }));
     });
     await expect(ramp).rejects.toThrow('changed by someone else during the canary');
     expect(state()).toEqual({ live: 'blue', updatedBy: 'bob@ops2' });
@@ -132,7 +136,7 @@ describe('SwitchControl against a Consul KV with check-and-set', () => {
   it('waits until every render host reports the new live color', async () => {
     const { consul, control } = setup();
     const report = (node: string, live: string) =>
-      consul.set(
+      consul.putKv(
         rendererKey('switchyard', node),
         JSON.stringify({ node, at: new Date().toISOString(), services: { app: { live } } }),
       );
@@ -150,7 +154,7 @@ describe('SwitchControl against a Consul KV with check-and-set', () => {
 
   it('gives up waiting at the timeout', async () => {
     const { consul, control } = setup();
-    consul.set(
+    consul.putKv(
       rendererKey('switchyard', 'lb1'),
       JSON.stringify({ node: 'lb1', at: 'x', services: { app: { live: 'blue' } } }),
     );
@@ -162,14 +166,14 @@ describe('SwitchControl against a Consul KV with check-and-set', () => {
 
   it('reports status per service: live, idle, instances by color, weights, last change, render hosts', async () => {
     const { consul, control } = setup();
-    consul.setHealth('app', [
+    consul.setService('app', [
       instance('b1', 'blue'),
       instance('b2', 'blue', 'critical'),
       instance('g1', 'green'),
       instance('x', undefined),
     ]);
     await control.canary('app', 'green', 20, opts);
-    consul.set(
+    consul.putKv(
       rendererKey('switchyard', 'lb1'),
       JSON.stringify({ node: 'lb1', at: 'x', services: { app: { live: 'blue' } } }),
     );

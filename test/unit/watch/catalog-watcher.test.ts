@@ -7,7 +7,7 @@ import type { Snapshot } from '../../../src/snapshot/snapshot.js';
 import { CatalogWatcher, type CatalogWatcherOptions } from '../../../src/watch/catalog-watcher.js';
 import { healthInstance } from '../snapshot/fixtures.js';
 import { FakeClock } from './fake-clock.js';
-import { FakeConsul } from './fake-consul.js';
+import { FakeConsul } from '../../helpers/fake-consul.js';
 
 const watchers: CatalogWatcher[] = [];
 afterEach(async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { DEFAULT_COLORS } from '../../../src/snapshot/build-snapshot.js';
 import { fetchSnapshot } from '../../../src/watch/fetch-snapshot.js';
 import { healthInstance } from '../snapshot/fixtures.js';
-import { FakeConsul } from './fake-consul.js';
+import { FakeConsul } from '../../helpers/fake-consul.js';
 
 describe('fetchSnapshot (render --once)', () => {
   it('reads the catalog, each service and the KV states in one non-blocking round', async () => {
