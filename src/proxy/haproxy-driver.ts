@@ -1,9 +1,8 @@
-import type { DockerClient } from '../docker/docker-client.js';
 import type { Metrics } from '../http/metrics.js';
 import type { Logger } from '../log/logger.js';
-import { DockerExecChecker, LocalChecker, type ConfigChecker } from './config-checker.js';
 import { ConfigProxyDriver } from './config-proxy-driver.js';
-import { CommandReloader, ContainerSignalReloader, PidSignalReloader, type Reloader } from './reloader.js';
+import type { Reloader } from './reloader.js';
+import { proxyChecker, proxyReloader, type ProxyProcessOptions } from './proxy-process.js';
 import type { RuntimeUpdater } from './runtime-updater.js';
 import { servingWorkerPid } from './haproxy-admin-socket.js';
 import { ReloadError } from '../errors.js';
@@ -25,20 +24,10 @@ import { ReloadError } from '../errors.js';
  * installed. With a pid file, a reload
  * counts as done once the master has forked its new worker (PidSignalReloader).
  */
-export interface HaproxyDriverOptions {
+export interface HaproxyDriverOptions extends ProxyProcessOptions {
   configPath: string;
   logger: Logger;
   metrics?: Metrics;
-  /** The haproxy binary for the local checker (default `haproxy` on PATH). */
-  binary?: string;
-  /** The master's pid file (`haproxy -W -p FILE`). */
-  pidFile?: string;
-  /** Run by /bin/sh instead of signalling; non-zero exit is a failed reload. */
-  reloadCommand?: string;
-  /** The sidecar layout: check inside the proxy's container and signal it. */
-  container?: { docker: DockerClient; name: string; configDir: string; signal?: string };
-  checker?: ConfigChecker;
-  reloader?: Reloader;
   /** The Runtime API, for server changes without a reload. */
   runtime?: RuntimeUpdater;
   /**
@@ -83,30 +72,8 @@ export class HaproxyServingReloader implements Reloader {
 
 export class HaproxyDriver extends ConfigProxyDriver {
   constructor(options: HaproxyDriverOptions) {
-    const checker =
-      options.checker ??
-      (options.container
-        ? new DockerExecChecker(
-            'haproxy',
-            options.container.docker,
-            options.container.name,
-            options.container.configDir,
-          )
-        : new LocalChecker('haproxy', options.binary ?? 'haproxy'));
-    const pidReloader = options.pidFile
-      ? new PidSignalReloader(options.pidFile, 'SIGUSR2', 'HAProxy master')
-      : undefined;
-    const base =
-      options.reloader ??
-      (options.reloadCommand
-        ? new CommandReloader(options.reloadCommand)
-        : options.container
-          ? new ContainerSignalReloader(
-              options.container.docker,
-              options.container.name,
-              options.container.signal ?? 'SIGUSR2',
-            )
-          : pidReloader);
+    const checker = proxyChecker('haproxy', options);
+    const base = proxyReloader('haproxy', options);
     const reloader = base && options.adminSocket ? new HaproxyServingReloader(base, options.adminSocket) : base;
     super({
       kind: 'haproxy',

@@ -1,9 +1,7 @@
-import type { DockerClient } from '../docker/docker-client.js';
 import type { Metrics } from '../http/metrics.js';
 import type { Logger } from '../log/logger.js';
-import { DockerExecChecker, LocalChecker, type ConfigChecker } from './config-checker.js';
 import { ConfigProxyDriver } from './config-proxy-driver.js';
-import { CommandReloader, ContainerSignalReloader, PidSignalReloader, type Reloader } from './reloader.js';
+import { proxyChecker, proxyReloader, type ProxyProcessOptions } from './proxy-process.js';
 
 /**
  * nginx as the render role drives it: `nginx -t -c` on the candidate, atomic install, then SIGHUP to
@@ -18,38 +16,16 @@ import { CommandReloader, ContainerSignalReloader, PidSignalReloader, type Reloa
  * the config names, so they must be writable by the checker (template params errorLog, pidFile).
  * Reload order: `reloader`, `reloadCommand`, `container` (SIGHUP to it), `pidFile` (SIGHUP).
  */
-export interface NginxDriverOptions {
+export interface NginxDriverOptions extends ProxyProcessOptions {
   configPath: string;
   logger: Logger;
   metrics?: Metrics;
-  binary?: string;
-  pidFile?: string;
-  reloadCommand?: string;
-  container?: { docker: DockerClient; name: string; configDir: string; signal?: string };
-  checker?: ConfigChecker;
-  reloader?: Reloader;
 }
 
 export class NginxDriver extends ConfigProxyDriver {
   constructor(options: NginxDriverOptions) {
-    const checker =
-      options.checker ??
-      (options.container
-        ? new DockerExecChecker('nginx', options.container.docker, options.container.name, options.container.configDir)
-        : new LocalChecker('nginx', options.binary ?? 'nginx'));
-    const reloader =
-      options.reloader ??
-      (options.reloadCommand
-        ? new CommandReloader(options.reloadCommand)
-        : options.container
-          ? new ContainerSignalReloader(
-              options.container.docker,
-              options.container.name,
-              options.container.signal ?? 'SIGHUP',
-            )
-          : options.pidFile
-            ? new PidSignalReloader(options.pidFile, 'SIGHUP', 'nginx master', 10_000, 2_000)
-            : undefined);
+    const checker = proxyChecker('nginx', options);
+    const reloader = proxyReloader('nginx', options);
     super({
       kind: 'nginx',
       configPath: options.configPath,
