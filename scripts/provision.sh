@@ -6,7 +6,11 @@
 set -euo pipefail
 
 CACHE="${SWITCHYARD_CACHE:-$HOME/.cache/switchyard}"
-CONSUL_VERSION="${CONSUL_VERSION:-v1.20.6}"
+# MPL-2.0 releases only: Consul v1.16.4+ and the submodule versions released with it are BUSL.
+# v1.16.3 does not build here (its envoyextensions v0.4.1 is refused by the checksum database);
+# v1.15.4 builds once its api requirement is raised to v1.23.0, which is MPL too (field notes §4).
+CONSUL_VERSION="${CONSUL_VERSION:-v1.15.4}"
+CONSUL_API_VERSION="${CONSUL_API_VERSION:-v1.23.0}"
 NODE_MAJOR=24
 mkdir -p "$CACHE"
 log() { printf '[provision] %s\n' "$*" >&2; }
@@ -47,6 +51,17 @@ if ! [ -x "$CONSUL_BIN" ]; then
     for sub in api sdk proto-public envoyextensions troubleshoot; do
       go mod edit -dropreplace="github.com/hashicorp/consul/$sub" 2>/dev/null || true
     done
+    go mod edit -require="github.com/hashicorp/consul/api@$CONSUL_API_VERSION"
+    GOFLAGS=-mod=mod go mod download >&2
+    # Refuse to build if any hashicorp/consul module in the build is not MPL-2.0.
+    bad=""
+    while read -r path dir; do
+      [ -n "$dir" ] || continue
+      if ! head -n 5 "$dir/LICENSE" 2>/dev/null | grep -q 'Mozilla Public License'; then bad="$bad $path"; fi
+    done < <(GOFLAGS=-mod=mod go list -m -f '{{.Path}} {{.Dir}}' all 2>/dev/null | grep '^github.com/hashicorp/consul')
+    if ! head -n 5 LICENSE | grep -q 'Mozilla Public License'; then bad="$bad github.com/hashicorp/consul"; fi
+    if [ -n "$bad" ]; then log "not MPL-2.0, refusing to build:$bad"; exit 1; fi
+    log "licence check: every hashicorp/consul module is MPL-2.0"
     mkdir -p "$(dirname "$CONSUL_BIN")"
     CGO_ENABLED=0 GOFLAGS=-mod=mod go build -o "$CONSUL_BIN.tmp" . >&2
     mv "$CONSUL_BIN.tmp" "$CONSUL_BIN"
