@@ -137,7 +137,10 @@ describe('switchyard run (process)', () => {
     d.child.kill('SIGTERM');
     expect((await d.exited).code).toBe(0);
     expect(await owned()).toEqual({});
-    expect(d.has(/deregistered all 1 services this node owns/)).toBe(true);
+    // On failure, the matcher prints every line the daemon logged.
+    expect(d.lines.map((l) => l.message)).toContainEqual(
+      expect.stringMatching(/deregistered all 1 services this node owns/),
+    );
     await containers.remove(keepId);
   }, 60_000);
 
@@ -169,4 +172,64 @@ describe('switchyard run (process)', () => {
     s2.child.kill('SIGTERM');
     expect((await s2.exited).code).toBe(0);
   }, 60_000);
+
+  it('a container stopping when Switchyard is SIGKILLed and restarted stays drained until it exits, then is deregistered', async () => {
+    const name = `sy-cli-drain-${process.pid}`;
+    // The app keeps serving for 12 s after SIGTERM (its grace period), then exits.
+    const graceful =
+      'mkdir -p /www; echo blue > /www/index.html; trap "sleep 12; exit 0" TERM; httpd -f -p 8080 -h /www & wait $!';
+    const id = await containers.run(
+      [
+        '--name',
+        name,
+        '-l',
+        `${COLOR}=blue`,
+        '-l',
+        'SERVICE_NAME=clidrain',
+        '-p',
+        '127.0.0.1::8080',
+        '--entrypoint',
+        '/bin/sh',
+      ],
+      { cmd: ['-c', graceful] },
+    );
+    const serviceId = `${NODE}:${name}:8080`;
+    const inMaintenance = async () => {
+      const checks = await agent.get<Record<string, { Notes: string }>>('/v1/agent/checks');
+      return checks[`_service_maintenance:${serviceId}`]?.Notes;
+    };
+    const passing = async () => (await agent.get<unknown[]>('/v1/health/service/clidrain?passing=true')).length;
+    const running = async () => (await containers.docker('inspect', '-f', '{{.State.Running}}', id)).trim() === 'true';
+
+    const s1 = switchyard(daemonArgs());
+    await waitFor('passing', async () => (await passing()) === 1, 15_000);
+    const stopping = containers.docker('stop', '-t', '30', id);
+    const stopSent = Date.now();
+    await waitFor('drained', async () => (await inMaintenance()) !== undefined, 5_000, 20);
+    expect(await inMaintenance()).toMatch(/^switchyard: container is stopping \(drain\) since /);
+    s1.child.kill('SIGKILL');
+    await s1.exited;
+    // Past the 2 s of events a start replays: the new process cannot see the kill event itself.
+    await new Promise((r) => setTimeout(r, 2_500));
+
+    const s2 = switchyard(daemonArgs());
+    await waitFor('restarted and reconciled', () => s2.has(/reconciled \(start\)/), 15_000);
+    expect(s2.lines.some((l) => l.container === name && /^still draining: /.test(l.message))).toBe(true);
+    // Through several resyncs (2 s) while the container still runs: in maintenance, never passing.
+    let checked = 0;
+    while (Date.now() - stopSent < 9_000) {
+      expect(await running()).toBe(true);
+      expect(await inMaintenance()).toMatch(/^switchyard: container is stopping \(drain\) since /);
+      expect(await passing()).toBe(0);
+      checked++;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(checked).toBeGreaterThan(5);
+    await stopping;
+    await waitFor('deregistered after exit', async () => !(serviceId in (await owned())), 5_000);
+    expect(s2.has(/^back in rotation/)).toBe(false);
+    s2.child.kill('SIGTERM');
+    expect((await s2.exited).code).toBe(0);
+    await containers.remove(id);
+  }, 90_000);
 });

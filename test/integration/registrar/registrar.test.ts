@@ -60,8 +60,7 @@ class CuttableDocker implements DockerClient {
   cutStream(): void {
     this.cut?.abort();
   }
-  ping = () => this.inner.ping();
-  listContainers = (o?: { all?: boolean; labelKeys?: string[] }) => this.inner.listContainers(o);
+  listContainers = () => this.inner.listContainers();
   inspectContainer = (id: string) => this.inner.inspectContainer(id);
   signalContainer = (id: string, s: string) => this.inner.signalContainer(id, s);
   exec = (id: string, cmd: string[]) => this.inner.exec(id, cmd);
