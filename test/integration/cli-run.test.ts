@@ -1,11 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { requireDocker } from '../helpers/components.js';
 import { TestConsulAgent } from '../helpers/consul-agent.js';
 import { TestContainers } from '../helpers/docker.js';
-import { waitFor } from '../helpers/ports.js';
+import { DockerSocketProxy } from '../helpers/docker-socket-proxy.js';
+import { freePort, waitFor } from '../helpers/ports.js';
 
 /**
  * `switchyard run` as a real process (the compiled CLI, `npm run build`), against a real dockerd
@@ -232,4 +234,59 @@ describe('switchyard run (process)', () => {
     expect((await s2.exited).code).toBe(0);
     await containers.remove(id);
   }, 90_000);
+
+  it('/healthz is 503 naming the registrar and why while the Docker event stream is down, 200 once it is back', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sy-registrar-healthz-'));
+    const proxy = new DockerSocketProxy(path.join(dir, 'docker.sock'));
+    await proxy.up();
+    try {
+      const port = await freePort();
+      const s = switchyard(daemonArgs(), {
+        DOCKER_HOST: proxy.dockerHost,
+        SWITCHYARD_HTTP_LISTEN: `127.0.0.1:${port}`,
+      });
+      const healthz = async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+        return {
+          code: res.status,
+          body: (await res.json()) as {
+            status: string;
+            parts: Record<string, { status: string; message?: string; since?: string }>;
+          },
+        };
+      };
+      await waitFor('healthy', async () => (await healthz().catch(() => undefined))?.code === 200, 15_000);
+
+      const cut = Date.now();
+      await proxy.down();
+      const down = await waitFor(
+        '503',
+        async () => {
+          const h = await healthz();
+          return h.code === 503 ? h : undefined;
+        },
+        5_000,
+      );
+      expect(down.body.status).toBe('unhealthy');
+      expect(down.body.parts.registrar).toMatchObject({ status: 'unhealthy' });
+      expect(down.body.parts.registrar!.message).toMatch(
+        /^the Docker event stream is down \(.+\); reconnecting with backoff$/,
+      );
+      expect(Math.abs(Date.parse(down.body.parts.registrar!.since!) - cut)).toBeLessThan(3_000);
+      // Still down a while later, with the reason of the failed reconnects (nothing listens now).
+      await new Promise((r) => setTimeout(r, 2_000));
+      const still = await healthz();
+      expect(still.code).toBe(503);
+      expect(still.body.parts.registrar!.message).toMatch(/ENOENT|ECONNREFUSED/);
+
+      await proxy.up();
+      await waitFor('200 again', async () => (await healthz()).code === 200, 20_000);
+      expect((await healthz()).body.parts.registrar).toMatchObject({ status: 'ok' });
+      s.child.kill('SIGTERM');
+      expect((await s.exited).code).toBe(0);
+    } finally {
+      await proxy.down();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
