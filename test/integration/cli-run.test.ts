@@ -178,22 +178,9 @@ describe('switchyard run (process)', () => {
   it('a container stopping when Switchyard is SIGKILLed and restarted stays drained until it exits, then is deregistered', async () => {
     const name = `sy-cli-drain-${process.pid}`;
     // The app keeps serving for 12 s after SIGTERM (its grace period), then exits.
-    const graceful =
-      'mkdir -p /www; echo blue > /www/index.html; trap "sleep 12; exit 0" TERM; httpd -f -p 8080 -h /www & wait $!';
-    const id = await containers.run(
-      [
-        '--name',
-        name,
-        '-l',
-        `${COLOR}=blue`,
-        '-l',
-        'SERVICE_NAME=clidrain',
-        '-p',
-        '127.0.0.1::8080',
-        '--entrypoint',
-        '/bin/sh',
-      ],
-      { cmd: ['-c', graceful] },
+    const id = await containers.runGraceful(
+      ['--name', name, '-l', `${COLOR}=blue`, '-l', 'SERVICE_NAME=clidrain', '-p', '127.0.0.1::8080'],
+      12,
     );
     const serviceId = `${NODE}:${name}:8080`;
     const inMaintenance = async () => {
