@@ -5,6 +5,7 @@ import type { HealthReporter, PartHealth } from '../http/health.js';
 import type { Metrics } from '../http/metrics.js';
 import { backoffMs, once, sleep, withTimeout, type Lifecycle } from '../lifecycle.js';
 import { containerFields, type Logger } from '../log/logger.js';
+import { CoalescedRun } from './coalesced-run.js';
 import { ConsulGate } from './consul-gate.js';
 import { ContainerLanes } from './container-lanes.js';
 import { DockerEventFollower } from './docker-event-follower.js';
@@ -42,14 +43,16 @@ type Trigger = 'start' | 'reconnect' | 'resync' | 'agent-lost';
 const HEALTH_TTL = '72h';
 /** Rewrites of an unchanged Docker-health status, well inside HEALTH_TTL. */
 const HEALTH_REFRESH_MS = 6 * 3_600_000;
+
 /**
  * The register role: Docker events and periodic reconciliation → the local Consul agent. See
  * docs/registering.md for the behaviour users rely on.
  *
  * The parts: DockerEventFollower (the event stream and its reconnects), ContainerLanes (one lane
  * per container name, so work on a container never reorders), OwnedServices (what the agent holds
- * for us), ConsulGate (holding every lane while the agent is down) and planContainer (the pure
- * decision of what to write). This class wires them together and runs the plans.
+ * for us), ConsulGate (holding every lane while the agent is down), CoalescedRun (one reconcile at a
+ * time) and planContainer (the pure decision of what to write). This class wires them together and
+ * runs the plans.
  */
 export class Registrar implements Lifecycle, HealthReporter {
   private readonly log: Logger;
@@ -59,7 +62,7 @@ export class Registrar implements Lifecycle, HealthReporter {
   private readonly follower: DockerEventFollower;
   private owner = '';
   private owned = new OwnedServices('');
-  /** Container id → when its stop signal arrived (the drain), as seen on this process's event stream. */
+  /** Container id → when its stop signal arrived (the drain): seen on the event stream, or read back from the agent. */
   private readonly stopSignals = new Map<string, number>();
   /** Containers already warned about (container id → message), so a bad label warns once. */
   private readonly warned = new Map<string, string>();
@@ -67,8 +70,10 @@ export class Registrar implements Lifecycle, HealthReporter {
   private readonly names = new Map<string, string>();
   private mainLoop: Promise<void> | undefined;
   private timers: Promise<void>[] = [];
-  private reconciling: Promise<boolean> | undefined;
-  private reconcileAgain: Trigger | undefined;
+  private readonly reconciler = new CoalescedRun<Trigger>(
+    (trigger) => this.reconcileOnce(trigger),
+    () => this.abort.signal.aborted,
+  );
   private reconciledOnce = false;
   private readonly counts = { registered: 0, deregistered: 0 };
   private startedResolve: () => void = () => undefined;
@@ -240,29 +245,11 @@ export class Registrar implements Lifecycle, HealthReporter {
   }
 
   /**
-   * Brings the agent in line with Docker in both directions. Only one runs at a time; a request
-   * while one runs makes it run once more afterwards, and the caller gets that run's outcome:
-   * true only when the last pass, which covers its request, completed.
+   * Brings the agent in line with Docker in both directions. Only one runs at a time (see
+   * CoalescedRun); resolves true when the pass that covers this request completed.
    */
   reconcile(trigger: Trigger): Promise<boolean> {
-    if (this.reconciling) {
-      this.reconcileAgain = trigger;
-      return this.reconciling;
-    }
-    const run = (async () => {
-      let t: Trigger | undefined = trigger;
-      let ok = false;
-      while (t && !this.abort.signal.aborted) {
-        this.reconcileAgain = undefined;
-        ok = await this.reconcileOnce(t);
-        t = this.reconcileAgain;
-      }
-      return ok;
-    })().finally(() => {
-      this.reconciling = undefined;
-    });
-    this.reconciling = run;
-    return run;
+    return this.reconciler.request(trigger);
   }
 
   private async reconcileOnce(trigger: Trigger): Promise<boolean> {
