@@ -43,6 +43,8 @@ type Trigger = 'start' | 'reconnect' | 'resync' | 'agent-lost';
 const HEALTH_TTL = '72h';
 /** Rewrites of an unchanged Docker-health status, well inside HEALTH_TTL. */
 const HEALTH_REFRESH_MS = 6 * 3_600_000;
+/** A container still running this long after its stop signal ignored it: back in rotation. */
+const DEFAULT_DRAIN_TIMEOUT_MS = 600_000;
 
 /**
  * The register role: Docker events and periodic reconciliation → the local Consul agent. See
@@ -399,6 +401,10 @@ export class Registrar implements Lifecycle, HealthReporter {
     return true;
   }
 
+  private get drainTimeoutMs(): number {
+    return this.options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+  }
+
   /** Plans this container's changes, then runs them in order. */
   private async apply(id: string, info: ContainerInfo | undefined, fields: Record<string, string>): Promise<void> {
     const startedAt = info?.startedAt ? Date.parse(info.startedAt) : NaN;
@@ -413,7 +419,7 @@ export class Registrar implements Lifecycle, HealthReporter {
       this.owned.view(this.stopSignals.get(id)),
       {
         now: Date.now(),
-        drainTimeoutMs: this.options.drainTimeoutMs ?? 600_000,
+        drainTimeoutMs: this.drainTimeoutMs,
         healthRefreshMs: HEALTH_REFRESH_MS,
       },
     );
@@ -427,7 +433,7 @@ export class Registrar implements Lifecycle, HealthReporter {
     }
     if (plan.drainExpired) {
       this.log.warn(
-        `container still running ${Math.round((this.options.drainTimeoutMs ?? 600_000) / 1000)} s after its stop signal; putting it back in rotation`,
+        `container still running ${Math.round(this.drainTimeoutMs / 1000)} s after its stop signal; putting it back in rotation`,
         fields,
       );
       this.stopSignals.delete(id);
