@@ -8,7 +8,7 @@ import { ConfigError, errorMessage } from '../../errors.js';
 import { addHttpOptions, type HttpOptions } from '../../http/http-options.js';
 import { Metrics } from '../../http/metrics.js';
 import { StatusServer } from '../../http/status-server.js';
-import { createLogger, type Logger } from '../../log/logger.js';
+import { createLogger, exitAfterLogs, type Logger } from '../../log/logger.js';
 import { Registrar, type RegistrarOptions } from '../../registrar/registrar.js';
 import { isValidTag, type Selection } from '../../registrar/service-definitions.js';
 import { addRenderOptions, type RenderOptions } from '../../render/render-options.js';
@@ -259,8 +259,9 @@ export function runCommand(): Command {
     const { daemon } = buildDaemon(options, logger);
     const code = await runUntilSignal(daemon, logger);
     process.exitCode = code;
-    // Anything still holding the event loop open after a clean stop must not keep the process alive.
-    setTimeout(() => process.exit(code), 2_000).unref();
+    // Anything still holding the event loop open after a clean stop must not keep the process alive;
+    // the lines logged so far go out first (process.exit drops what stdout still buffers).
+    setTimeout(() => void exitAfterLogs(logger, code, 1_000), 2_000).unref();
   });
   return cmd;
 }
