@@ -162,6 +162,17 @@ export class ConsulHttpClient implements ConsulClient {
     );
   }
 
+  async deregisterCheck(checkId: string): Promise<void> {
+    try {
+      await this.call(`deregister check ${checkId}`, (ctx) =>
+        this.consul.agent.check.deregister({ id: checkId, ctx } as never),
+      );
+    } catch (err) {
+      if (err instanceof ConsulError && err.statusCode === 404) return;
+      throw err;
+    }
+  }
+
   async agentMaintenance(): Promise<Map<string, string>> {
     const [, body] = (await this.call('list agent checks', (ctx) =>
       this.consul.agent.check.list({ ctx } as never),
@@ -209,6 +220,7 @@ export class ConsulHttpClient implements ConsulClient {
           name: str(c.Name),
           status: asStatus(c.Status),
           output: str(c.Output),
+          notes: str(c.Notes),
           serviceId: str(c.ServiceID),
         })),
       };

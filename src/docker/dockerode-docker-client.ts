@@ -266,6 +266,7 @@ export function toContainerInfo(raw: Json): ContainerInfo {
     id: str(raw.Id),
     name: str(raw.Name).replace(/^\//, ''),
     image: str(config.Image) || str(raw.Image),
+    ...(str(raw.Image).startsWith('sha256:') ? { imageId: str(raw.Image) } : {}),
     hostname: str(config.Hostname),
     labels: stringRecord(config.Labels),
     env,
