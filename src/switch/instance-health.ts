@@ -39,8 +39,10 @@ export function viewInstance(i: HealthInstance, colorTags: readonly string[] = D
   const own = i.checks.filter((c) => c.serviceId === '' || c.serviceId === i.serviceId);
   const maintenanceCheck = own.find(isMaintenanceCheck);
   const failing = own.find((c) => c.status !== 'passing' && !isMaintenanceCheck(c));
+  // Consul keeps a maintenance reason in the check's Notes (its Output stays empty).
+  const reason = maintenanceCheck ? maintenanceCheck.notes || maintenanceCheck.output : '';
   const why = maintenanceCheck
-    ? `maintenance${maintenanceCheck.output ? `: ${oneLine(maintenanceCheck.output)}` : ''}`
+    ? `maintenance${reason ? `: ${oneLine(reason, 300)}` : ''}`
     : failing
       ? `${failing.name || failing.checkId} is ${failing.status}${failing.output ? `: ${oneLine(failing.output)}` : ''}`
       : undefined;
@@ -85,7 +87,7 @@ export function passingOf(byColor: ReadonlyMap<string, ColorHealth>, color: stri
   return byColor.get(color)?.passing ?? 0;
 }
 
-function oneLine(s: string): string {
+function oneLine(s: string, max = 120): string {
   const line = s.trim().replace(/\s+/g, ' ');
-  return line.length > 120 ? `${line.slice(0, 117)}...` : line;
+  return line.length > max ? `${line.slice(0, max - 3)}...` : line;
 }

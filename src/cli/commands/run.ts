@@ -13,6 +13,7 @@ import { Registrar, type RegistrarOptions } from '../../registrar/registrar.js';
 import { isValidTag, type Selection } from '../../registrar/service-definitions.js';
 import { addRenderOptions, type RenderOptions } from '../../render/render-options.js';
 import { RenderRole } from '../../render/render-role.js';
+import { ConsulLiveColors } from '../../switch/live-colors.js';
 import { addCommonOptions, jsonLogs, type CommonOptions } from '../common-options.js';
 
 /**
@@ -33,6 +34,7 @@ export interface RunOptions extends CommonOptions, HttpOptions, RenderOptions {
   network?: string;
   resync: number;
   deregisterOnExit: boolean;
+  allowLiveMix: boolean;
   shutdownTimeout: number;
 }
 
@@ -147,6 +149,13 @@ export function addRegisterOptions(cmd: Command): Command {
       ),
     )
     .addOption(
+      boolOption(
+        '--allow-live-mix',
+        'let a container into the live color whatever its image or SERVICE_VERSION (the live-color guard off; per container: label switchyard.allow-live-mix=true)',
+        'SWITCHYARD_ALLOW_LIVE_MIX',
+      ),
+    )
+    .addOption(
       new Option('--shutdown-timeout <duration>', 'bound on a clean stop after SIGTERM/SIGINT')
         .env('SWITCHYARD_SHUTDOWN_TIMEOUT')
         .argParser(durationParser(1_000, 300_000))
@@ -169,6 +178,7 @@ export function registrarOptions(o: RunOptions): RegistrarOptions {
     ...(o.ip ? { advertiseIp: o.ip } : {}),
     resyncMs: o.resync,
     deregisterOnExit: o.deregisterOnExit,
+    allowLiveMix: o.allowLiveMix,
     closeTimeoutMs: Math.max(1_000, o.shutdownTimeout - 1_000),
   };
 }
@@ -209,7 +219,8 @@ export function buildDaemon(o: RunOptions, logger: Logger, metrics = new Metrics
       'docker-client',
       closeOnly(() => docker.close()),
     );
-    built.registrar = new Registrar({ docker, consul, logger, metrics }, regOptions);
+    const liveColors = new ConsulLiveColors(consul, o.kvPrefix);
+    built.registrar = new Registrar({ docker, consul, logger, metrics, liveColors }, regOptions);
     daemon.add('registrar', built.registrar);
   }
 
