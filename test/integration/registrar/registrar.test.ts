@@ -7,6 +7,8 @@ import { Metrics } from '../../../src/http/metrics.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { Registrar, type RegistrarOptions } from '../../../src/registrar/registrar.js';
 import { ConsulLiveColors } from '../../../src/switch/live-colors.js';
+import { formatStatus } from '../../../src/switch/status-format.js';
+import { SwitchControl } from '../../../src/switch/switch-control.js';
 import { requireDocker, testImage } from '../../helpers/components.js';
 import { TestConsulAgent } from '../../helpers/consul-agent.js';
 import { TestContainers } from '../../helpers/docker.js';
@@ -217,6 +219,11 @@ describe('registrar against real dockerd and Consul', () => {
         message: expect.stringContaining(`container ${b} runs ${v2}, live blue runs ${testImage()}`),
       });
 
+      // `switchyard status` says why.
+      const control = new SwitchControl({ consul, kvPrefix: KV_PREFIX, logger: createLogger({ level: 'error' }) });
+      const table = formatStatus(await control.status(service), new Date());
+      expect(table.split('\n').find((l) => l.includes(bId))).toContain(`maintenance (${maint.Notes})`);
+
       // The live image scales the live color.
       const c = `sy-reg-guard-c-${process.pid}`;
       started.push(await containers.run(['--name', c, ...labels]));
@@ -233,6 +240,43 @@ describe('registrar against real dockerd and Consul', () => {
       await containers.docker('rmi', v2).catch(() => undefined);
     }
   }, 90_000);
+
+  it('live-color guard: live instances registered by another host count (read from the catalog, not the local Docker)', async () => {
+    const service = `guarded-remote-${process.pid}`;
+    // Another Docker host's Switchyard registered the live blue instance, on its own agent.
+    await agent.put('/v1/agent/service/register', {
+      ID: `other-host:${service}-blue-1:8080`,
+      Name: service,
+      Tags: ['blue'],
+      Address: '10.9.9.9',
+      Port: 8080,
+      Meta: { color: 'blue', image: 'shop/web:9', image_id: 'sha256:9999', switchyard_owner: 'other-host' },
+    });
+    const name = `sy-reg-guard-remote-${process.pid}`;
+    const id = await containers.run([
+      '--name',
+      name,
+      '-l',
+      `${COLOR}=blue`,
+      '-l',
+      `SERVICE_NAME=${service}`,
+      '-p',
+      '127.0.0.1::8080',
+    ]);
+    try {
+      const sid = `${NODE}:${name}:8080`;
+      const notes = await waitFor('held', async () => {
+        const checks = await agent.get<Record<string, { CheckID: string; Notes: string }>>('/v1/agent/checks');
+        return checks[`_service_maintenance:${sid}`]?.Notes;
+      });
+      expect(notes).toBe(
+        `switchyard: held out of the live color: container ${name} runs ${testImage()}, live blue runs shop/web:9`,
+      );
+    } finally {
+      await containers.remove(id);
+      await agent.put(`/v1/agent/service/deregister/other-host:${service}-blue-1:8080`);
+    }
+  }, 60_000);
 
   it('docker stop drains first: the instance stops passing at SIGTERM, while the container still runs, then leaves', async () => {
     const name = `sy-reg-drain-${process.pid}`;
