@@ -1,6 +1,7 @@
-import type { CheckStatus } from '../consul/consul-client.js';
+import type { CheckStatus } from '../domain/check-status.js';
 import type { Instance, ServiceSnapshot, Snapshot } from '../snapshot/snapshot.js';
-import { COLOR_PATTERN, defaultLiveColor } from '../switch/state.js';
+import { COLOR_PATTERN } from '../domain/color.js';
+import { defaultLiveColor } from '../domain/service-state.js';
 import { safeName } from './safe-name.js';
 import type { TemplateParams } from './template-params.js';
 import {

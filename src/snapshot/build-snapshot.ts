@@ -1,6 +1,8 @@
 import { isIP } from 'node:net';
-import type { CheckStatus, HealthCheckState, HealthInstance } from '../consul/consul-client.js';
-import { COLOR_PATTERN, defaultLiveColor, type ServiceState } from '../switch/state.js';
+import type { HealthCheckState, HealthInstance } from '../consul/consul-client.js';
+import type { CheckStatus } from '../domain/check-status.js';
+import { COLOR_PATTERN } from '../domain/color.js';
+import { defaultLiveColor, type ServiceState } from '../domain/service-state.js';
 import type { Instance, ServiceSnapshot, Snapshot } from './snapshot.js';
 
 /**

@@ -1,5 +1,5 @@
-import type { CheckStatus } from '../consul/consul-client.js';
-import type { ServiceState } from '../switch/state.js';
+import type { CheckStatus } from '../domain/check-status.js';
+import type { ServiceState } from '../domain/service-state.js';
 
 /**
  * One consistent view of everything the render role serves: services → instances with their health,

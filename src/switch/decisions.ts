@@ -1,7 +1,7 @@
 import { SwitchRefusedError } from '../errors.js';
 import type { ColorHealth } from './instance-health.js';
 import { passingByColor, passingOf } from './instance-health.js';
-import { defaultLiveColor, type HistoryEntry, type ServiceState } from './state.js';
+import { defaultLiveColor, type HistoryEntry, type ServiceState } from '../domain/service-state.js';
 
 /**
  * The pure half of switch / rollback / canary: from the stored state and the instances' health to

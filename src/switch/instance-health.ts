@@ -1,4 +1,5 @@
-import type { CheckStatus, HealthInstance } from '../consul/consul-client.js';
+import type { HealthInstance } from '../consul/consul-client.js';
+import type { CheckStatus } from '../domain/check-status.js';
 import { DEFAULT_COLORS, instanceColor, instanceHealth, isMaintenanceCheck } from '../snapshot/build-snapshot.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { RendererReport } from './state.js';
+import type { RendererReport } from '../domain/service-state.js';
 
 /**
  * Which render hosts serve what a switch wrote. Pure: `switch --wait` and `status` feed it the

@@ -11,7 +11,7 @@ import {
   type HistoryEntry,
   type RendererReport,
   type ServiceState,
-} from './state.js';
+} from '../domain/service-state.js';
 
 /** A service's state as read, with the ModifyIndex a check-and-set write must quote (0: absent). */
 export interface StoredState {

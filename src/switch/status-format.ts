@@ -1,4 +1,4 @@
-import type { HistoryEntry } from './state.js';
+import type { HistoryEntry } from '../domain/service-state.js';
 import type { ServiceStatus } from './switch-control.js';
 
 /** `switchyard status` as a person reads it on a terminal. Pure, so its layout is unit-tested. */

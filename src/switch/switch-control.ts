@@ -1,6 +1,6 @@
 import type { ConsulClient } from '../consul/consul-client.js';
 import { ConfigError, ConsulError, SwitchRefusedError, errorMessage } from '../errors.js';
-import { sleep } from '../lifecycle.js';
+import { sleep } from '../time/sleep.js';
 import type { Logger } from '../log/logger.js';
 import {
   canaryHealthVerdict,
@@ -21,7 +21,7 @@ import {
   type InstanceView,
 } from './instance-health.js';
 import { rendererProgress, type RendererProgress } from './renderer-progress.js';
-import type { HistoryEntry, ServiceState } from './state.js';
+import type { HistoryEntry, ServiceState } from '../domain/service-state.js';
 import { SwitchStateStore } from './state-store.js';
 
 /**

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { durationParser, intParser } from '../../config/values.js';
+import { durationParser, intParser } from '../values.js';
 import { parseSteps } from '../../switch/decisions.js';
 import { addCommonOptions } from '../common-options.js';
 import {

@@ -1,11 +1,11 @@
 import os from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { durationParser, intParser, parseList } from '../../config/values.js';
+import { durationParser, intParser, parseList } from '../values.js';
 import { ConsulHttpClient } from '../../consul/consul-http-client.js';
 import { createLogger, type Logger } from '../../log/logger.js';
 import { DEFAULT_COLOR_TAGS } from '../../switch/instance-health.js';
 import { describeProgress } from '../../switch/renderer-progress.js';
-import { COLOR_PATTERN } from '../../switch/state.js';
+import { COLOR_PATTERN } from '../../domain/color.js';
 import { SwitchControl, type ChangeOptions, type ChangeResult } from '../../switch/switch-control.js';
 import { jsonLogs, type CommonOptions } from '../common-options.js';
 

@@ -1,17 +1,18 @@
 import net from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { durationParser, parseBool, parseList } from '../../config/values.js';
+import { durationParser, parseBool, parseList } from '../values.js';
 import { ConsulHttpClient } from '../../consul/consul-http-client.js';
 import { Daemon, DEFAULT_CLOSE_TIMEOUT_MS, closeOnly, runUntilSignal } from '../../daemon.js';
 import { DockerodeDockerClient } from '../../docker/dockerode-docker-client.js';
 import { ConfigError, errorMessage } from '../../errors.js';
-import { addHttpOptions, type HttpOptions } from '../../http/http-options.js';
+import { addHttpOptions, type HttpOptions } from '../http-options.js';
 import { Metrics } from '../../http/metrics.js';
 import { StatusServer } from '../../http/status-server.js';
 import { createLogger, type Logger } from '../../log/logger.js';
 import { Registrar, type RegistrarOptions } from '../../registrar/registrar.js';
 import { isValidTag, type Selection } from '../../registrar/service-definitions.js';
-import { addRenderOptions, type RenderOptions } from '../../render/render-options.js';
+import type { RenderOptions } from '../../render/render-options.js';
+import { addRenderOptions } from '../render-flags.js';
 import { RenderRole } from '../../render/render-role.js';
 import { addCommonOptions, jsonLogs, type CommonOptions } from '../common-options.js';
 

@@ -4,7 +4,8 @@ import { Command } from 'commander';
 import { ConsulHttpClient } from '../../../src/consul/consul-http-client.js';
 import { Metrics } from '../../../src/http/metrics.js';
 import { createLogger, type Logger } from '../../../src/log/logger.js';
-import { addRenderOptions, type RenderOptions } from '../../../src/render/render-options.js';
+import { addRenderOptions } from '../../../src/cli/render-flags.js';
+import type { RenderOptions } from '../../../src/render/render-options.js';
 import { RenderRole } from '../../../src/render/render-role.js';
 import type { TestConsulAgent } from '../../helpers/consul-agent.js';
 

@@ -12,8 +12,8 @@ import {
   type DecisionInput,
 } from '../../../src/switch/decisions.js';
 import type { ColorHealth } from '../../../src/switch/instance-health.js';
-import type { ServiceState } from '../../../src/switch/state.js';
-import { parseServiceState } from '../../../src/switch/state.js';
+import type { ServiceState } from '../../../src/domain/service-state.js';
+import { parseServiceState } from '../../../src/domain/service-state.js';
 
 function health(counts: Record<string, [passing: number, total: number]>): Map<string, ColorHealth> {
   return new Map(

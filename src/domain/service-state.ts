@@ -1,12 +1,12 @@
 import { z } from 'zod';
+import { COLOR_PATTERN, COLOR_RULE } from './color.js';
 
 /**
  * The blue-green state of one service, as it lives in Consul KV at
  * `<kv-prefix>/services/<service>/state` (JSON). Every load balancer reads the same key, so they agree
  * on what is live. Written by `switchyard switch|rollback|canary`, read by the render role.
  */
-export const COLOR_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
-const color = z.string().regex(COLOR_PATTERN, 'a color is 1-32 of a-z, 0-9, _ and -, starting with a letter or digit');
+const color = z.string().regex(COLOR_PATTERN, COLOR_RULE);
 
 export const serviceStateSchema = z.object({
   /** The color that takes the main port's traffic. */

@@ -1,4 +1,6 @@
 import { InvalidArgumentError } from 'commander';
+import { formatMs } from '../time/duration.js';
+import type { WaitRange } from '../watch/quiescence.js';
 
 /**
  * Parsers for option values. Each throws commander's InvalidArgumentError with a message saying
@@ -24,18 +26,6 @@ export function durationParser(min: number, max: number) {
       );
     return ms;
   };
-}
-
-export function formatMs(ms: number): string {
-  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0 && ms > 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
-}
-
-export interface WaitRange {
-  minMs: number;
-  maxMs: number;
 }
 
 /** consul-template's `wait`: "min" or "min:max"; max defaults to 4×min; "0s" disables quiescence. */

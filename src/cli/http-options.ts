@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { parseListen } from '../config/values.js';
+import { parseListen } from './values.js';
 
 /** `--http-listen`: where `run` serves /healthz and /metrics; "off" serves nothing. */
 export interface HttpOptions {
