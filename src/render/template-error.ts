@@ -1,5 +1,5 @@
 import { runInNewContext } from 'node:vm';
-import { TemplateError } from '../errors.js';
+import { TemplateError, errorMessage } from '../errors.js';
 
 /** A TemplateError that knows where: the template file and, when eta or V8 tells us, the line. */
 export class TemplateSourceError extends TemplateError {
@@ -11,6 +11,14 @@ export class TemplateSourceError extends TemplateError {
   ) {
     super(`template ${file}${line !== undefined ? ` line ${line}` : ''}: ${reason}`, options);
   }
+}
+
+/**
+ * One line for a log or a CI run: `template FILE line N: reason`. A TemplateError's own message is
+ * that line; its cause (eta's error, which can carry the whole compiled function) is left out.
+ */
+export function templateErrorText(err: unknown): string {
+  return err instanceof TemplateError ? err.message.split('\n')[0]! : errorMessage(err);
 }
 
 /**

@@ -14,6 +14,7 @@ import { DEFAULT_CONTAINER_CONFIG_DIR, type RenderOptions } from '../../render/r
 import { addRenderOptions } from '../render-flags.js';
 import { createDriver, renderSettings, type RenderSettings } from '../../render/render-role.js';
 import { KvRendererReporter } from '../../render/renderer-report-writer.js';
+import { templateErrorText } from '../../render/template-error.js';
 import { fetchSnapshot } from '../../watch/fetch-snapshot.js';
 import { addCommonOptions, jsonLogs, type CommonOptions } from '../common-options.js';
 
@@ -112,7 +113,7 @@ function oneLineTemplateErrors<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof TemplateError) throw new TemplateError(err.message.split('\n')[0]!);
+    if (err instanceof TemplateError) throw new TemplateError(templateErrorText(err));
     throw err;
   }
 }
