@@ -76,11 +76,6 @@ export class RenderPipeline implements Lifecycle {
     this.quiet = new Quiescence(options.wait, this.clock, () => this.enqueue());
   }
 
-  /** The snapshot the proxy serves now (last successful apply). */
-  get servedSnapshot(): Snapshot | undefined {
-    return this.applied;
-  }
-
   start(): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError('the render pipeline is closed'));
     return Promise.resolve();

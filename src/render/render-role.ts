@@ -161,19 +161,6 @@ export class RenderRole implements Lifecycle {
     });
   }
 
-  /** The template file changed: compile it again and, when it compiles, re-render at once. */
-  templateEdited(): void {
-    try {
-      this.renderer.reload();
-    } catch (err) {
-      this.log.error(
-        `the edited template ${this.settings.templatePath} does not compile, so the last good one stays in use: ${(err as Error).message}`,
-      );
-      return;
-    }
-    this.pipeline.templateChanged();
-  }
-
   async start(): Promise<void> {
     try {
       await this.driver.start();
