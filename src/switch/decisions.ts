@@ -215,19 +215,3 @@ export function canaryHealthVerdict(
     };
   return { ok: true };
 }
-
-/** "5,25,50,100" → [5, 25, 50, 100]; each 1-100, strictly rising. Throws a plain Error saying what is wrong. */
-export function parseSteps(value: string): number[] {
-  const parts = value.split(',').map((s) => s.trim());
-  const steps: number[] = [];
-  for (const p of parts) {
-    if (!/^\d+$/.test(p)) throw new Error(`expected comma-separated percentages such as 5,25,50,100, got "${value}"`);
-    const n = Number(p);
-    if (n < 1 || n > 100) throw new Error(`each step must be from 1 to 100, got ${n} in "${value}"`);
-    if (steps.length > 0 && n <= steps[steps.length - 1]!)
-      throw new Error(`steps must rise, got ${n} after ${steps[steps.length - 1]} in "${value}"`);
-    steps.push(n);
-  }
-  if (steps.length === 0) throw new Error(`expected at least one step, got "${value}"`);
-  return steps;
-}

@@ -8,7 +8,6 @@ import {
   decideSwitch,
   effectiveIdle,
   effectiveLive,
-  parseSteps,
   type DecisionInput,
 } from '../../../src/switch/decisions.js';
 import type { ColorHealth } from '../../../src/switch/instance-health.js';
@@ -201,18 +200,5 @@ describe('canary', () => {
     });
     expect(canaryHealthVerdict('app', 'green', 1, 1, 2, false).ok).toBe(false);
     expect(canaryHealthVerdict('app', 'green', 1, 1, 2, true).ok).toBe(true);
-  });
-});
-
-describe('parseSteps', () => {
-  it('reads rising percentages', () => {
-    expect(parseSteps('5,25,50,100')).toEqual([5, 25, 50, 100]);
-    expect(parseSteps(' 10 ')).toEqual([10]);
-  });
-  it('says what is wrong', () => {
-    expect(() => parseSteps('5,x')).toThrow('expected comma-separated percentages');
-    expect(() => parseSteps('0,50')).toThrow('from 1 to 100');
-    expect(() => parseSteps('50,25')).toThrow('steps must rise');
-    expect(() => parseSteps('5,150')).toThrow('from 1 to 100');
   });
 });

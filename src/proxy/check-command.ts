@@ -1,6 +1,6 @@
 import { CheckerError } from '../errors.js';
-import type { ConfigChecker } from '../proxy/config-checker.js';
-import { describeExit, runCommand } from '../proxy/run-command.js';
+import type { ConfigChecker } from './config-checker.js';
+import { describeExit, runCommand } from './run-command.js';
 
 /**
  * `--check-command`: an operator's own checker, run by /bin/sh. `{}` in the command is replaced by
