@@ -6,8 +6,10 @@
  * Each entry is a regex on the path below src/: a folder (`docker/`) or a root file (`errors.ts`).
  */
 const LAYERS = [
-  // Shared by every stage: domain types and rules, time, typed errors, part lifecycle, logging.
-  ['domain/', 'time/', 'errors\\.ts', 'lifecycle\\.ts', 'log/'],
+  // The typed errors and errorMessage(): everything may throw them.
+  ['errors\\.ts'],
+  // Shared by every stage: domain types and rules, time, part lifecycle, logging.
+  ['domain/', 'time/', 'lifecycle\\.ts', 'log/'],
   // Observability every stage reports to: metrics, health, the status server.
   ['http/'],
   // Adapters of the external systems.

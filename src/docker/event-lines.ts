@@ -1,5 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { DockerEvent } from './docker-client.js';
+import { errorMessage } from '../errors.js';
 
 /**
  * Splits Docker's newline-delimited JSON event stream. One HTTP chunk may hold several events or
@@ -42,7 +43,7 @@ export function parseEventLine(line: string): ParsedEvent {
   try {
     raw = JSON.parse(line);
   } catch (err) {
-    return { ok: false, error: `not JSON (${(err as Error).message})`, line: clip(line) };
+    return { ok: false, error: `not JSON (${errorMessage(err)})`, line: clip(line) };
   }
   if (!raw || typeof raw !== 'object') return { ok: false, error: 'not a JSON object', line: clip(line) };
   const o = raw as Record<string, unknown>;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { COLOR_PATTERN, COLOR_RULE } from './color.js';
+import { errorMessage } from '../errors.js';
 
 /**
  * The blue-green state of one service, as it lives in Consul KV at
@@ -70,7 +71,7 @@ export function parseServiceState(raw: string): ParseResult<ServiceState> {
   try {
     json = JSON.parse(raw);
   } catch (err) {
-    return { ok: false, error: `not JSON (${(err as Error).message})` };
+    return { ok: false, error: `not JSON (${errorMessage(err)})` };
   }
   const r = serviceStateSchema.safeParse(json);
   if (!r.success) return { ok: false, error: z.prettifyError(r.error).replace(/\n/g, '; ') };

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { ConsulClient } from '../consul/consul-client.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, errorMessage } from '../errors.js';
 import type { Metrics } from '../http/metrics.js';
-import { once, type Lifecycle } from '../lifecycle.js';
+import { closeEach, once, type Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../log/logger.js';
 import type { ProxyDriver, ProxyKind } from '../proxy/proxy-driver.js';
 import type { SnapshotRules } from '../snapshot/build-snapshot.js';
@@ -31,7 +31,7 @@ export function renderSettings(o: RenderOptions): RenderSettings {
   try {
     params = parseTemplateParams(o.templateParam);
   } catch (err) {
-    throw new ConfigError(`option '--template-param' (SWITCHYARD_TEMPLATE_PARAMS): ${(err as Error).message}`, {
+    throw new ConfigError(`option '--template-param' (SWITCHYARD_TEMPLATE_PARAMS): ${errorMessage(err)}`, {
       cause: err,
     });
   }
@@ -110,10 +110,9 @@ export class RenderRole implements Lifecycle {
     try {
       await this.driver.start();
     } catch (err) {
-      throw new ConfigError(
-        `${(err as Error).message} (set --config, or run with --no-render on a host without a proxy)`,
-        { cause: err },
-      );
+      throw new ConfigError(`${errorMessage(err)} (set --config, or run with --no-render on a host without a proxy)`, {
+        cause: err,
+      });
     }
     await this.pipeline.start();
     await this.watcher.start();
@@ -123,10 +122,12 @@ export class RenderRole implements Lifecycle {
     );
   }
 
-  readonly close = once(async (): Promise<void> => {
-    await this.templateWatcher.close();
-    await this.watcher.close();
-    await this.pipeline.close();
-    await this.driver.close();
-  });
+  readonly close = once(() =>
+    closeEach([
+      ['the template watcher', () => this.templateWatcher.close()],
+      ['the Consul watch', () => this.watcher.close()],
+      ['the render pipeline', () => this.pipeline.close()],
+      ['the proxy driver', () => this.driver.close()],
+    ]),
+  );
 }

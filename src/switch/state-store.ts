@@ -162,7 +162,7 @@ function parseHistory(key: string, raw: string): { entries: HistoryEntry[]; prob
   try {
     json = JSON.parse(raw);
   } catch (err) {
-    return { entries: [], problems: [`${key} is not JSON (${(err as Error).message}); history starts afresh`] };
+    return { entries: [], problems: [`${key} is not JSON (${errorMessage(err)}); history starts afresh`] };
   }
   if (!Array.isArray(json)) return { entries: [], problems: [`${key} is not a JSON array; history starts afresh`] };
   const entries: HistoryEntry[] = [];
