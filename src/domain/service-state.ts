@@ -82,14 +82,3 @@ export function parseServiceState(raw: string): ParseResult<ServiceState> {
   }
   return { ok: true, value: r.data };
 }
-
-/**
- * The live color when the KV holds none: the first color, in name order, with a passing instance,
- * so a fresh stack serves without a manual step. undefined when no color has a passing instance.
- */
-export function defaultLiveColor(passingByColor: ReadonlyMap<string, number>): string | undefined {
-  return [...passingByColor.entries()]
-    .filter(([, n]) => n > 0)
-    .map(([c]) => c)
-    .sort()[0];
-}

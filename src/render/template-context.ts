@@ -1,7 +1,7 @@
 import type { CheckStatus } from '../domain/check-status.js';
 import type { Instance, ServiceSnapshot, Snapshot } from '../snapshot/snapshot.js';
 import { COLOR_PATTERN } from '../domain/color.js';
-import { defaultLiveColor } from '../domain/service-state.js';
+import { liveColor } from '../snapshot/live-color.js';
 import { safeName } from './safe-name.js';
 import type { TemplateParams } from './template-params.js';
 import {
@@ -182,7 +182,9 @@ function buildService(s: ServiceSnapshot, params: TemplateParams, warnings: stri
     warnings.push(`service ${show(s.name)}: ${what} color ${show(c)} is not a valid color; ignored`);
     return undefined;
   };
-  const live = validColor(s.live, 'live') ?? defaultLiveColor(passingCount);
+  // The snapshot's live color; a service of only uncolored instances (--services) has none there, and
+  // serves them as color "uncolored" by the same rule (snapshot/live-color.ts).
+  const live = validColor(s.live, 'live') ?? liveColor(undefined, passingCount);
   const idleRaw = validColor(s.idle, 'idle');
   const idle = idleRaw === live ? undefined : idleRaw;
 

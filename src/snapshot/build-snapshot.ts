@@ -2,7 +2,8 @@ import { isIP } from 'node:net';
 import type { HealthCheckState, HealthInstance } from '../consul/consul-client.js';
 import type { CheckStatus } from '../domain/check-status.js';
 import { COLOR_PATTERN } from '../domain/color.js';
-import { defaultLiveColor, type ServiceState } from '../domain/service-state.js';
+import type { ServiceState } from '../domain/service-state.js';
+import { idleColor, liveColor } from './live-color.js';
 import type { Instance, ServiceSnapshot, Snapshot } from './snapshot.js';
 
 /**
@@ -129,12 +130,8 @@ export function buildSnapshot(sources: SnapshotSources, rules: SnapshotRules): B
       const up = i.health === 'passing' && !i.maintenance ? 1 : 0;
       passing.set(i.color, (passing.get(i.color) ?? 0) + up);
     }
-    const live = state?.live ?? defaultLiveColor(passing);
-    let idle: string | undefined;
-    if (live !== undefined) {
-      const others = [...colored].filter((c) => c !== live).sort();
-      idle = state?.previous !== undefined && others.includes(state.previous) ? state.previous : others[0];
-    }
+    const live = liveColor(state, passing);
+    const idle = idleColor(live, state, colored);
     services.push(
       Object.freeze({
         name,

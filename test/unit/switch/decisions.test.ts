@@ -52,6 +52,8 @@ describe('live and idle colors', () => {
   it('defaults to the first color in name order with a passing instance', () => {
     expect(effectiveLive(undefined, health({ blue: [0, 1], green: [1, 1] }))).toBe('green');
     expect(effectiveLive(undefined, health({ blue: [0, 1] }))).toBeUndefined();
+    // No live color, no idle one: status agrees with the snapshot the templates get.
+    expect(effectiveIdle(undefined, health({ blue: [0, 1], green: [0, 2] }))).toBeUndefined();
   });
   it('prefers the previous live color as idle', () => {
     const h = health({ blue: [1, 1], green: [1, 1], red: [1, 1] });
