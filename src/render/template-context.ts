@@ -17,6 +17,7 @@ import {
   type AddressKind,
 } from './validate.js';
 import { perServerWeights } from './weights.js';
+import { quoted } from '../log/text.js';
 
 /**
  * What a template sees as `it` (docs/templates.md is the reference). Built from a snapshot by a pure
@@ -128,7 +129,7 @@ export interface ContextResult {
 }
 
 /** A bounded, quoted rendering of an untrusted value for a log line. */
-const show = (v: unknown): string => JSON.stringify(String(v).slice(0, 80));
+const show = (v: unknown): string => quoted(v, 80);
 
 export function buildTemplateContext(snapshot: Snapshot, params: TemplateParams): ContextResult {
   const warnings: string[] = [];

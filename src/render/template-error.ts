@@ -1,5 +1,6 @@
 import { runInNewContext } from 'node:vm';
 import { TemplateError, errorMessage } from '../errors.js';
+import { cut } from '../log/text.js';
 
 /** A TemplateError that knows where: the template file and, when eta or V8 tells us, the line. */
 export class TemplateSourceError extends TemplateError {
@@ -66,4 +67,5 @@ function syntaxErrorLine(compiledSource: () => string): number | undefined {
   }
 }
 
-const oneLine = (s: string): string => s.trim().split('\n')[0]!.slice(0, 300);
+/** The first line only: eta's later lines are its compiled source. */
+const oneLine = (s: string): string => cut(s.trim().split('\n')[0]!, 300);

@@ -5,6 +5,7 @@ import { COLOR_PATTERN } from '../domain/color.js';
 import type { ServiceState } from '../domain/service-state.js';
 import { idleColor, liveColor } from './live-color.js';
 import type { Instance, ServiceSnapshot, Snapshot } from './snapshot.js';
+import { quoted } from '../log/text.js';
 
 /**
  * Consul answers → one frozen, deterministic Snapshot. Pure: the watcher feeds it what the
@@ -75,7 +76,7 @@ export function instanceColor(
     if (COLOR_PATTERN.test(metaColor)) return { color: metaColor };
     return {
       color: undefined,
-      problem: `Meta color ${JSON.stringify(metaColor.slice(0, 40))} is not a valid color (1-32 of a-z, 0-9, _ and -); the instance is treated as uncolored`,
+      problem: `Meta color ${quoted(metaColor, 40)} is not a valid color (1-32 of a-z, 0-9, _ and -); the instance is treated as uncolored`,
     };
   }
   return { color: instance.tags.find((t) => colors.includes(t)) };
@@ -97,7 +98,7 @@ export function buildSnapshot(sources: SnapshotSources, rules: SnapshotRules): B
       if (!isSafeAddress(raw.address)) {
         problems.push({
           ...where,
-          message: `address ${JSON.stringify(raw.address.slice(0, 80))} is not an IP address or host name; instance left out`,
+          message: `address ${quoted(raw.address, 80)} is not an IP address or host name; instance left out`,
         });
         continue;
       }
