@@ -4,17 +4,15 @@ import { COLOR_PATTERN } from '../domain/color.js';
 import { liveColor } from '../snapshot/live-color.js';
 import { safeName } from './safe-name.js';
 import type { TemplateParams } from './template-params.js';
+import { validAddress, validHostName, type AddressKind } from '../domain/address.js';
 import {
   commentText,
   formatEndpoint,
   quoteHaproxy,
   quoteNginx,
-  validAddress,
-  validHostName,
   validHttpPath,
   validPort,
   validToken,
-  type AddressKind,
 } from './validate.js';
 import { perServerWeights } from './weights.js';
 import { quoted } from '../log/text.js';

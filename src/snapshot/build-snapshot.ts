@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { validAddress } from '../domain/address.js';
 import type { HealthCheckState, HealthInstance } from '../consul/consul-client.js';
 import type { CheckStatus } from '../domain/check-status.js';
 import { COLOR_PATTERN } from '../domain/color.js';
@@ -45,12 +45,10 @@ export interface BuildResult {
 export const DEFAULT_COLORS: readonly string[] = ['blue', 'green'];
 
 const SEVERITY: Record<CheckStatus, number> = { passing: 0, warning: 1, critical: 2 };
-const HOSTNAME =
-  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 /** An address a proxy config may carry: an IPv4/IPv6 literal or a DNS name, nothing else. */
 export function isSafeAddress(address: string): boolean {
-  return isIP(address) !== 0 || HOSTNAME.test(address);
+  return validAddress(address) !== undefined;
 }
 
 export function isMaintenanceCheck(check: HealthCheckState): boolean {
