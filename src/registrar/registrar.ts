@@ -3,7 +3,9 @@ import type { ContainerInfo, DockerClient, DockerEvent } from '../docker/docker-
 import { ClosedError, ConsulError, LabelError, errorMessage } from '../errors.js';
 import type { HealthReporter, PartHealth } from '../http/health.js';
 import type { Metrics } from '../http/metrics.js';
-import { backoffMs, once, sleep, withTimeout, type Lifecycle } from '../lifecycle.js';
+import { once, withTimeout, type Lifecycle } from '../lifecycle.js';
+import { backoffMs } from '../time/backoff.js';
+import { sleep } from '../time/sleep.js';
 import { containerFields, type Logger } from '../log/logger.js';
 import { CoalescedRun } from './coalesced-run.js';
 import { ConsulGate } from './consul-gate.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { ConsulLiveColors } from '../../../src/switch/live-colors.js';
-import { stateKey } from '../../../src/switch/state.js';
+import { stateKey } from '../../../src/domain/service-state.js';
 import { FakeConsul, instance } from '../../helpers/fake-consul.js';
 
 const HELD = 'switchyard: held out of the live color: container b3 runs app:2, live blue runs app:1';
