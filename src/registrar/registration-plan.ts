@@ -148,7 +148,12 @@ export function planContainer(
 ): ContainerPlan {
   const { owned } = agent;
   const verdicts = new Map<string, GuardVerdict>();
-  for (const d of guarded(c, agent)) verdicts.set(d.id, guardLiveColor(d, live.get(d.name), c.allowLiveMix === true));
+  for (const d of guarded(c, agent)) {
+    const view = live.get(d.name);
+    // Held, and its live color could not be read: it stays held (only a newcomer goes in unguarded).
+    if (view === undefined && c.allowLiveMix !== true && isHoldReason(agent.maintenance.get(d.id))) continue;
+    verdicts.set(d.id, guardLiveColor(d, view, c.allowLiveMix === true));
+  }
   const holdReason = (id: string): string | undefined => {
     const v = verdicts.get(id);
     return v?.held ? v.reason : undefined;

@@ -274,6 +274,11 @@ describe('planContainer: the live-color guard', () => {
     ]);
   });
 
+  it('held, and its live color cannot be read (Consul refused): it stays held', () => {
+    const a = agent([asAgentService(v2())], { maintenance: new Map([[v2().id, HELD]]) });
+    expect(planContainer(container(), a, settings, new Map()).ops).toEqual([]);
+  });
+
   it('held, then the last instance of the old version left: released', () => {
     const a = agent([asAgentService(v2())], { maintenance: new Map([[v2().id, HELD]]) });
     const plan = planContainer(container(), a, settings, live({ live: 'blue', instances: [] }));
