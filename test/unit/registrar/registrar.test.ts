@@ -1,5 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { ConsulError } from '../../../src/errors.js';
 import { Metrics } from '../../../src/http/metrics.js';
 import { createLogger } from '../../../src/log/logger.js';
 import type { LiveColorSource, LiveColorView } from '../../../src/registrar/live-color-guard.js';
@@ -29,8 +30,13 @@ function setup(options: Partial<RegistrarOptions> = {}) {
   const metrics = new Metrics({ defaultMetrics: false });
   /** The live color per service, as the live-color guard reads it (set by a test). */
   const live = new Map<string, LiveColorView>();
+  /** Set by a test to make the live-color read fail. */
+  const failure: { error?: Error } = {};
   const liveColors: LiveColorSource = {
-    liveColor: (service) => Promise.resolve(live.get(service) ?? { live: undefined, instances: [] }),
+    liveColor: (service) =>
+      failure.error
+        ? Promise.reject(failure.error)
+        : Promise.resolve(live.get(service) ?? { live: undefined, instances: [] }),
   };
   const make = () => {
     const r = new Registrar(
@@ -50,7 +56,7 @@ function setup(options: Partial<RegistrarOptions> = {}) {
     running.push(r);
     return r;
   };
-  return { docker, consul, lines, metrics, make, live };
+  return { docker, consul, lines, metrics, make, live, failure };
 }
 
 afterEach(async () => {
@@ -166,6 +172,25 @@ describe('Registrar', () => {
     await waitFor('registered', () => consul.services.has('node-a:web-1:8080'), 2_000);
     await new Promise((res) => setTimeout(res, 100));
     expect(consul.calls.filter((c) => c.startsWith('maintenance'))).toEqual([]);
+  });
+
+  it('live-color guard: Consul refusing the live-color read (ACL) registers the container unguarded, with one warning', async () => {
+    const { docker, consul, lines, make, failure } = setup();
+    failure.error = new ConsulError('Consul health of service web failed: HTTP 403 Permission denied', 403);
+    const r = make();
+    await r.start();
+    await r.ready;
+    docker.containers.set('a', labelledContainer(1, { id: 'a' }));
+    docker.emit('start', 'a');
+    await waitFor('registered', () => consul.services.has('node-a:web-1:8080'), 2_000);
+    expect(consul.calls.filter((c) => c.startsWith('maintenance'))).toEqual([]);
+    const warnings = lines.filter((l) => l.message.startsWith('live-color guard off for web'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({
+      level: 'warn',
+      container: 'web-1',
+      message: expect.stringContaining('HTTP 403'),
+    });
   });
 
   it('a reload signal (SIGHUP) does not drain', async () => {
