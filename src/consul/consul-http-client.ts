@@ -90,6 +90,8 @@ export class ConsulHttpClient implements ConsulClient {
   private readonly tokens: TokenSource;
   private readonly inflight = new Set<EventEmitter>();
   private closed = false;
+  private requests = 0;
+  private blockingNow = 0;
 
   /** Reads the TLS and token files; a bad address or unreadable file throws a ConfigError naming it. */
   constructor(options: ConsulHttpClientOptions) {
@@ -254,6 +256,19 @@ export class ConsulHttpClient implements ConsulClient {
     await this.call(op(`kv delete ${key}`, 'write', 'key', key), (o) => this.consul.kv.del({ key, ...o }));
   }
 
+  /**
+   * What this client holds open on Consul now, and how many requests it has sent: the figures that
+   * meet Consul's per-client connection limit (limits.http_max_conns_per_client, 200 by default).
+   */
+  usage(): { requests: number; blockingQueries: number; connections: number } {
+    const count = (m: NodeJS.ReadOnlyDict<unknown[]>) => Object.values(m).reduce((n, l) => n + (l?.length ?? 0), 0);
+    return {
+      requests: this.requests,
+      blockingQueries: this.blockingNow,
+      connections: count(this.agent.sockets) + count(this.agent.freeSockets),
+    };
+  }
+
   close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
@@ -281,11 +296,16 @@ export class ConsulHttpClient implements ConsulClient {
       blocking.timeout = waitMs + waitMs / 16 + 5_000;
     }
     return this.run(operation, new ResponseContext(), options.signal, async (ctx) => {
-      const out: unknown = await fn({ ...this.common(ctx), ...blocking });
-      if (isErrorLike(out)) throw out;
-      // With includeResponse the package answers [response, body], or [response] for a 404.
-      const [res, body] = Array.isArray(out) ? (out as [RawResponse | undefined, unknown?]) : [undefined, out];
-      return { index: indexOf(res), body };
+      if (blocking.index) this.blockingNow += 1;
+      try {
+        const out: unknown = await fn({ ...this.common(ctx), ...blocking });
+        if (isErrorLike(out)) throw out;
+        // With includeResponse the package answers [response, body], or [response] for a 404.
+        const [res, body] = Array.isArray(out) ? (out as [RawResponse | undefined, unknown?]) : [undefined, out];
+        return { index: indexOf(res), body };
+      } finally {
+        if (blocking.index) this.blockingNow -= 1;
+      }
     });
   }
 
@@ -312,6 +332,7 @@ export class ConsulHttpClient implements ConsulClient {
     fn: (ctx: EventEmitter) => Promise<T>,
   ): Promise<T> {
     if (this.closed) throw new ClosedError(`Consul client is closed (${operation.what})`);
+    this.requests += 1;
     const onAbort = () => ctx.emit('cancel');
     signal?.addEventListener('abort', onAbort, { once: true });
     this.inflight.add(ctx);
