@@ -213,9 +213,16 @@ async function main(): Promise<void> {
     const t1 = performance.now();
     await role.start();
     await until('the first config', () => existsSync(configPath), 120_000);
-    const haproxy = spawn(HAPROXY, ['-W', '-f', configPath, '-p', pidFile], { stdio: 'ignore' });
+    const haproxy = spawn(HAPROXY, ['-W', '-f', configPath, '-p', pidFile], { stdio: ['ignore', 'ignore', 'pipe'] });
     children.push(haproxy);
-    await until('HAProxy serving a', async () => (await get(mainPort, svc(0))) === '200 a', 60_000);
+    let haproxyLog = '';
+    haproxy.stderr?.on('data', (c: Buffer) => (haproxyLog = (haproxyLog + c.toString()).slice(-4000)));
+    let lastAnswer = '';
+    await until('HAProxy serving a', async () => (lastAnswer = await get(mainPort, svc(0))) === '200 a', 180_000).catch(
+      (err: unknown) => {
+        throw new Error(`${(err as Error).message} (last answer "${lastAnswer}"); HAProxy said: ${haproxyLog}`);
+      },
+    );
     console.log(`start → whole catalog served: ${((performance.now() - t1) / 1000).toFixed(1)} s`);
     await new Promise((r) => setTimeout(r, 3000)); // the owed first reload (retry delay) settles
 
