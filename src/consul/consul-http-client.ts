@@ -242,7 +242,7 @@ export class ConsulHttpClient implements ConsulClient {
 
   async kvGet(key: string): Promise<KvEntry | undefined> {
     const body = await this.call(op(`kv get ${key}`, 'read', 'key', key), (o) => this.consul.kv.get({ key, ...o }));
-    return body ? kvEntry(body as unknown as Json) : undefined;
+    return body ? kvEntry(body) : undefined;
   }
 
   async kvPut(key: string, value: string, options: { cas?: number } = {}): Promise<boolean> {
@@ -372,7 +372,7 @@ function op(what: string, access: ConsulOperation['access'], resource: ConsulOpe
   return { what, access, resource, name };
 }
 
-function kvEntry(e: Json): KvEntry {
+function kvEntry(e: { Key?: unknown; Value?: unknown; ModifyIndex?: unknown }): KvEntry {
   return { key: str(e.Key), value: typeof e.Value === 'string' ? e.Value : '', modifyIndex: num(e.ModifyIndex) };
 }
 
