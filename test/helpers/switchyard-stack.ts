@@ -40,12 +40,14 @@ export interface SwitchyardStackOptions {
    * - `host`: host network, a loopback port of their own each (no docker-proxy in the path), named
    *   `app` by a SERVICE_<port>_NAME label and registered at 127.0.0.1 (`run --ip`);
    * - `bridge`: the default bridge, registered at their own IP (`run --internal`, no docker-proxy
-   *   either), with no SERVICE_NAME so the service is named after the image; with a `colorLabel` of
-   *   their own, other Switchyard daemons (default `color` label) skip them, and this daemon renders
-   *   only this service (`--services`).
+   *   either), with no SERVICE_NAME so the service is named after the image, and this daemon
+   *   renders only this service (`--services`).
    */
   network: 'host' | 'bridge';
-  /** The label that carries an app's color (`run --color-label`). Default `color`. */
+  /**
+   * The label that carries an app's color (`run --color-label`). Default `color`. One of its own
+   * keeps other Switchyard daemons on the shared dockerd (default `color`) off these apps.
+   */
   colorLabel?: string;
   /** `run --wait` (render quiescence). */
   wait: string;

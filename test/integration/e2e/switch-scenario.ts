@@ -28,6 +28,8 @@ export async function runSwitchScenario(kind: ProxyKind, log: (line: string) => 
       name: `sy-e2e-${kind}-${process.pid}`,
       proxy: kind,
       network: 'host',
+      // A color label of its own: another daemon on the shared dockerd (default `color`) skips these apps.
+      colorLabel: `sy-e2e-${process.pid}-color`,
       wait: '50ms:500ms',
       logFormat: 'text',
       env: { SWITCHYARD_KV_PREFIX: 'e2e', SWITCHYARD_BY: 'e2e@test' },
