@@ -24,16 +24,6 @@ export interface ServiceCheck {
   notes?: string;
 }
 
-export interface ServiceRegistration {
-  id: string;
-  name: string;
-  tags: string[];
-  address: string;
-  port: number;
-  meta: Record<string, string>;
-  checks: ServiceCheck[];
-}
-
 /** A service as the local agent reports it (GET /v1/agent/services). */
 export interface AgentService {
   id: string;
@@ -42,6 +32,11 @@ export interface AgentService {
   address: string;
   port: number;
   meta: Record<string, string>;
+}
+
+/** What the registrar registers: the service as the agent will report it, plus its checks. */
+export interface ServiceRegistration extends AgentService {
+  checks: ServiceCheck[];
 }
 
 export interface HealthCheckState {
