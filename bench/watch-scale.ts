@@ -34,8 +34,10 @@ import { ConsulHttpClient } from '../src/consul/consul-http-client.js';
 import { Metrics } from '../src/http/metrics.js';
 import { createLogger, silentLogger } from '../src/log/logger.js';
 import { EtaTemplateRenderer } from '../src/render/eta-template-renderer.js';
-import { addRenderOptions, defaultTemplatePath, type RenderOptions } from '../src/render/render-options.js';
-import { RenderRole } from '../src/render/render-role.js';
+import { addRenderOptions } from '../src/cli/render-flags.js';
+import { createRenderRole } from '../src/cli/compose.js';
+import { defaultTemplatePath, type RenderOptions } from '../src/render/render-options.js';
+import type { RenderRole } from '../src/render/render-role.js';
 import { parseTemplateParams } from '../src/render/template-params.js';
 import { DEFAULT_COLORS } from '../src/snapshot/build-snapshot.js';
 import { fetchSnapshot } from '../src/watch/fetch-snapshot.js';
@@ -202,7 +204,7 @@ async function main(): Promise<void> {
     );
     consul = new ConsulHttpClient({ address: consulUrl });
     const metrics = new Metrics({ defaultMetrics: false });
-    role = new RenderRole(cmd.opts<RenderOptions>(), {
+    role = createRenderRole(cmd.opts<RenderOptions>(), {
       consul,
       logger: process.env.BENCH_LOG
         ? createLogger({ level: 'debug', stream: process.stderr, json: true })

@@ -4,6 +4,7 @@ import https from 'node:https';
 import Consul from 'consul';
 import type { CheckOptions } from 'consul/lib/agent/check.js';
 import { ClosedError, ConsulError } from '../errors.js';
+import { DEFAULT_CONSUL_WAIT_MS, MAX_CONSUL_WAIT_MS } from './blocking-query.js';
 import type {
   AgentService,
   BlockingOptions,
@@ -34,6 +35,8 @@ export interface ConsulHttpClientOptions extends ConsulConnectionSettings {
 
 type Json = Record<string, unknown>;
 
+/** The ID prefix of the check Consul adds to a service in maintenance. */
+const SERVICE_MAINTENANCE_CHECK = '_service_maintenance:';
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v ?? 0) || 0);
 const strArray = (v: unknown): string[] =>
@@ -178,6 +181,18 @@ export class ConsulHttpClient implements ConsulClient {
     );
   }
 
+  async agentMaintenance(): Promise<Map<string, string>> {
+    const body = await this.call(op('list agent checks', 'read', 'service', '*'), (o) =>
+      this.consul.agent.check.list(o),
+    );
+    const out = new Map<string, string>();
+    // Consul keeps a service's maintenance as a check of its own, with the reason in its Notes.
+    for (const c of Object.values(body ?? {}))
+      if (str(c.CheckID).startsWith(SERVICE_MAINTENANCE_CHECK) && str(c.ServiceID))
+        out.set(str(c.ServiceID), str(c.Notes));
+    return out;
+  }
+
   async catalogServices(options: BlockingOptions = {}): Promise<Indexed<Record<string, string[]>>> {
     const { index, body } = await this.blockingCall(op('catalog services', 'read', 'service', '*'), options, (o) =>
       this.consul.catalog.service.list(o),
@@ -289,7 +304,7 @@ export class ConsulHttpClient implements ConsulClient {
     const blocking: Partial<CallOptions> = {};
     // An index below 1 is never sent as "seen": Consul would answer at once, forever (a busy loop).
     if (options.index !== undefined && options.index >= 1) {
-      const waitMs = Math.min(options.waitMs ?? 300_000, 600_000);
+      const waitMs = Math.min(options.waitMs ?? DEFAULT_CONSUL_WAIT_MS, MAX_CONSUL_WAIT_MS);
       blocking.index = String(options.index);
       blocking.wait = `${Math.ceil(waitMs / 1000)}s`;
       // Consul adds up to wait/16 of jitter; leave room for it before our own timeout fires.
