@@ -183,8 +183,8 @@ export class ConsulHttpClient implements ConsulClient {
 
   async deregisterCheck(checkId: string): Promise<void> {
     try {
-      await this.call(`deregister check ${checkId}`, (ctx) =>
-        this.consul.agent.check.deregister({ id: checkId, ctx } as never),
+      await this.call(op(`deregister check ${checkId}`, 'write', 'service', checkId), (o) =>
+        this.consul.agent.check.deregister({ id: checkId, ...o }),
       );
     } catch (err) {
       if (err instanceof ConsulError && err.statusCode === 404) return;

@@ -482,7 +482,7 @@ export class Registrar implements Lifecycle, HealthReporter {
         if (!(err instanceof ConsulError) || err.statusCode === undefined || err.statusCode >= 500) throw err;
         this.warnOnce(
           id,
-          `live-color guard off for ${name}: cannot read its live color (${errorMessage(err)}); the register role's token needs key:read on the KV prefix and service:read`,
+          `live-color guard off for ${name}: cannot read its live color (${errorMessage(err)}); the register role's token needs key:read on <kv-prefix>/services/ and node:read (docs/acl/register.hcl)`,
           { ...fields, service: name },
         );
       }
