@@ -13,6 +13,10 @@ CONSUL_VERSION="${CONSUL_VERSION:-v1.15.4}"
 CONSUL_API_VERSION="${CONSUL_API_VERSION:-v1.23.0}"
 NODE_MAJOR=24
 mkdir -p "$CACHE"
+# One provision at a time on a machine: several may start together (parallel checkouts), and two
+# of them would race on apt, the Consul build and starting dockerd. The others wait, then only check.
+exec 9>"$CACHE/provision.lock"
+flock 9
 log() { printf '[provision] %s\n' "$*" >&2; }
 
 need_apt=()
@@ -44,7 +48,7 @@ if ! [ -x "$CONSUL_BIN" ]; then
   log "building consul $CONSUL_VERSION (first time takes several minutes)"
   modjson=$(go mod download -json "github.com/hashicorp/consul@$CONSUL_VERSION")
   moddir=$(printf '%s' "$modjson" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-  src="$CACHE/consul-src-$CONSUL_VERSION"
+  src="$CACHE/consul-src-$CONSUL_VERSION.$$"
   rm -rf "$src"; cp -r "$moddir" "$src"; chmod -R u+w "$src"
   (
     cd "$src"
@@ -63,8 +67,8 @@ if ! [ -x "$CONSUL_BIN" ]; then
     if [ -n "$bad" ]; then log "not MPL-2.0, refusing to build:$bad"; exit 1; fi
     log "licence check: every hashicorp/consul module is MPL-2.0"
     mkdir -p "$(dirname "$CONSUL_BIN")"
-    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -o "$CONSUL_BIN.tmp" . >&2
-    mv "$CONSUL_BIN.tmp" "$CONSUL_BIN"
+    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -o "$CONSUL_BIN.tmp.$$" . >&2
+    mv "$CONSUL_BIN.tmp.$$" "$CONSUL_BIN"
   )
   rm -rf "$src"
 fi
@@ -76,7 +80,8 @@ started_dockerd=""
 if ! docker info >/dev/null 2>&1; then
   log "starting dockerd"
   mkdir -p /var/lib/docker
-  nohup dockerd --iptables=false --ip6tables=false >"$CACHE/dockerd.log" 2>&1 &
+  # 9>&-: dockerd must not inherit the provision lock, or every later provision waits on it forever.
+  nohup dockerd --iptables=false --ip6tables=false >"$CACHE/dockerd.log" 2>&1 9>&- &
   echo $! >"$CACHE/dockerd.pid"
   started_dockerd=$!
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
