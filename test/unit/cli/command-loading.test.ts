@@ -1,0 +1,32 @@
+import { describe, expect, it } from '@jest/globals';
+import { Command } from 'commander';
+import { COMMAND_NAMES, commandToLoad, registerCommands } from '../../../src/cli/commands/index.js';
+
+describe('loading only the command that runs', () => {
+  it('picks the subcommand named first, or the one `help` is asked about', () => {
+    expect(commandToLoad(['switch', 'green', '--service', 'web'])).toBe('switch');
+    expect(commandToLoad(['status', '--json'])).toBe('status');
+    expect(commandToLoad(['help', 'canary'])).toBe('canary');
+  });
+
+  it('loads every command for the program’s own help and version, and for an unknown name', () => {
+    for (const args of [[], ['--help'], ['-V'], ['help'], ['swich', 'green'], ['toString'], ['__proto__']])
+      expect(commandToLoad(args)).toBeUndefined();
+  });
+
+  it('registers just the named command, with the settings main() relies on for exit codes', async () => {
+    const program = new Command('switchyard').exitOverride();
+    await registerCommands(program, ['status']);
+    expect(program.commands.map((c) => c.name())).toEqual(['status']);
+    expect(() => program.parse(['node', 'main.js', 'status', '--no-such-flag'], { from: 'node' })).toThrow(
+      /unknown option '--no-such-flag'/,
+    );
+  });
+
+  it('registers all of them, in a fixed order, when none is named', async () => {
+    const program = new Command('switchyard');
+    await registerCommands(program);
+    expect(program.commands.map((c) => c.name())).toEqual(COMMAND_NAMES);
+    expect(COMMAND_NAMES).toEqual(['run', 'render', 'switch', 'rollback', 'canary', 'status']);
+  });
+});
