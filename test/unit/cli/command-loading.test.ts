@@ -15,7 +15,7 @@ describe('loading only the command that runs', () => {
   });
 
   it('registers just the named command, with the settings main() relies on for exit codes', async () => {
-    const program = new Command('switchyard').exitOverride();
+    const program = new Command('switchyard').exitOverride().configureOutput({ writeErr: () => undefined });
     await registerCommands(program, ['status']);
     expect(program.commands.map((c) => c.name())).toEqual(['status']);
     expect(() => program.parse(['node', 'main.js', 'status', '--no-such-flag'], { from: 'node' })).toThrow(
