@@ -35,7 +35,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { ConsulHttpClient } from '../src/consul/consul-http-client.js';
 import { createLogger } from '../src/log/logger.js';
-import { META_COLOR, META_CONTAINER_ID } from '../src/registrar/meta-keys.js';
+import { META_CONTAINER_ID } from '../src/registrar/meta-keys.js';
 import { imageBaseName } from '../src/registrar/service-definitions.js';
 import { SwitchControl } from '../src/switch/switch-control.js';
 import type { LoadSummary, LoadTick } from './lib/load.js';
@@ -54,6 +54,7 @@ import {
   type ProbeAnswer,
 } from './lib/stack.js';
 import { formatSummary, summarize, type Summary } from './lib/stats.js';
+import { appRunner, passingByColor } from './lib/switchyard-side.js';
 
 type PathName = 'haproxy-runtime' | 'haproxy-reload' | 'nginx' | 'nginx-keepalive';
 const PATHS: readonly PathName[] = ['haproxy-runtime', 'haproxy-reload', 'nginx', 'nginx-keepalive'];
@@ -301,35 +302,8 @@ async function runPath(name: PathName): Promise<PathResult> {
     const configPath = path.join(stack.dir, isHaproxy ? 'haproxy.cfg' : 'nginx.conf');
     const pidFile = path.join(stack.dir, `${kind}.pid`);
 
-    const app = (color: string, version: string) =>
-      stack.run(
-        [
-          '--name',
-          `${TAG}-${name}-${version}`,
-          '-l',
-          `${COLOR_LABEL}=${color}`,
-          '-l',
-          'SERVICE_CHECK_HTTP=/health',
-          '-l',
-          'SERVICE_CHECK_INTERVAL=1s',
-          '-e',
-          `COLOR=${color}`,
-          '-e',
-          `VERSION=${version}`,
-        ],
-        IMAGE,
-      );
-    const passing = async (): Promise<Record<string, number>> => {
-      const entries = (await (await fetch(`${consulUrl}/v1/health/service/${SERVICE}?passing=1`)).json()) as Array<{
-        Service: { Meta: Record<string, string> | null };
-      }>;
-      const by: Record<string, number> = {};
-      for (const e of entries) {
-        const c = e.Service.Meta?.[META_COLOR] ?? '';
-        by[c] = (by[c] ?? 0) + 1;
-      }
-      return by;
-    };
+    const app = appRunner(stack, `${TAG}-${name}`, COLOR_LABEL);
+    const passing = () => passingByColor(consulUrl);
 
     for (const v of ['b1', 'b2']) await app('blue', v);
     for (const v of ['g1', 'g2']) await app('green', v);
