@@ -1,3 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { Command } from 'commander';
 import { COMMAND_NAMES, commandToLoad, registerCommands } from '../../../src/cli/commands/index.js';
@@ -29,4 +33,27 @@ describe('loading only the command that runs', () => {
     expect(program.commands.map((c) => c.name())).toEqual(COMMAND_NAMES);
     expect(COMMAND_NAMES).toEqual(['run', 'render', 'switch', 'rollback', 'canary', 'status']);
   });
+});
+
+// madge (a devDependency, also the cycle check) ships no types.
+const madge = createRequire(import.meta.url)('madge') as (
+  entry: string,
+  config: { fileExtensions: string[] },
+) => Promise<{ obj(): Record<string, string[]> }>;
+
+describe('what a control command loads', () => {
+  const commands = fileURLToPath(new URL('../../../src/cli/commands/', import.meta.url));
+  // The daemon's heavy packages: each costs a control command tens to hundreds of ms at start.
+  const HEAVY = /(?:^import\s+(?!type\b)[^;]*from\s+|\brequire\()'(dockerode|prom-client|eta|chokidar)'/m;
+
+  it.each(['switch', 'rollback', 'canary', 'status'])(
+    '%s imports none of dockerode, prom-client, eta, chokidar',
+    async (name) => {
+      const graph = await madge(path.join(commands, `${name}.ts`), { fileExtensions: ['ts'] });
+      const files = Object.keys(graph.obj()).map((f) => path.resolve(commands, f));
+      expect(files.length).toBeGreaterThan(3);
+      const heavy = files.filter((f) => HEAVY.test(readFileSync(f, 'utf8'))).map((f) => path.relative(commands, f));
+      expect(heavy).toEqual([]);
+    },
+  );
 });
