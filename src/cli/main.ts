@@ -2,7 +2,7 @@
 // A 1 MB young generation (V8's default grows to 16 MB per semi-space) takes ~10 MB off the daemon's
 // resident memory at no measured CPU cost (docs/performance.md, bench/daemon-cost.ts).
 import { readFileSync } from 'node:fs';
-import { enableCompileCache } from 'node:module';
+import nodeModule from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { ConfigError, errorMessage } from '../errors.js';
 import { commandToLoad, registerCommands } from './commands/index.js';
@@ -11,9 +11,9 @@ import { commandToLoad, registerCommands } from './commands/index.js';
 // the OS temp dir), which takes a fifth to a third off a control command's start (docs/performance.md).
 // Best effort: a read-only or missing folder only means no cache.
 try {
-  enableCompileCache();
+  nodeModule.enableCompileCache?.();
 } catch {
-  // an older Node without it, or no writable folder: start without a cache
+  // no writable folder: start without a cache
 }
 
 /** Exit codes: 0 success, 1 a failed operation, 2 bad usage or configuration. */
