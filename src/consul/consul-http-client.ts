@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
-import http from 'node:http';
 import Consul from 'consul';
 import { ClosedError, ConsulError } from '../errors.js';
+import { http, type Agent } from '../node-http.js';
 import type {
   AgentService,
   BlockingOptions,
@@ -64,7 +64,7 @@ const asStatus = (v: unknown): CheckStatus => (v === 'passing' || v === 'warning
 export class ConsulHttpClient implements ConsulClient {
   readonly address: string;
   private readonly consul: Consul;
-  private readonly agent: http.Agent;
+  private readonly agent: Agent;
   private readonly timeoutMs: number;
   private readonly inflight = new Set<RequestContext>();
   private closed = false;
