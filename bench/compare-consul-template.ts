@@ -32,6 +32,7 @@
  * Isolation on a shared dockerd: containers carry a color label of their own and the daemon renders
  * only this service; everything started is ended by handle, every container removed by id.
  */
+import { TestContainers } from '../test/helpers/docker.js';
 import { writeFileSync, readFileSync, existsSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -139,6 +140,7 @@ interface Usage {
 
 async function main(): Promise<void> {
   const stack = new Stack(TAG);
+  const containers = new TestContainers();
   const loads: LoadProcess[] = [];
   let consul: ConsulHttpClient | undefined;
   try {
@@ -148,7 +150,7 @@ async function main(): Promise<void> {
     const ports = { switchyard: await freePort(), 'consul-template': await freePort() };
     const dir = stack.dir;
 
-    const app = appRunner(stack, TAG, COLOR_LABEL);
+    const app = appRunner(containers, TAG, COLOR_LABEL);
     for (const v of ['b1', 'b2']) await app('blue', v);
     for (const v of ['g1', 'g2']) await app('green', v);
     // Spares for "Consul change → served": running, ignored by the registrar, registered by this bench.
@@ -407,6 +409,7 @@ async function main(): Promise<void> {
     for (const l of loads) l.kill();
     await consul?.close().catch(() => undefined);
     await stack.close();
+    await containers.removeAll();
   }
 }
 

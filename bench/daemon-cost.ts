@@ -18,6 +18,7 @@
  *   #   (cd /tmp/sy-before && npx tsc -p tsconfig.build.json)
  *   #   node dist/bench/daemon-cost.js --variant 'before=/tmp/sy-before/dist/src/cli/main.js' --variant "after=$PWD/dist/src/cli/main.js"
  */
+import { TestContainers } from '../test/helpers/docker.js';
 import { benchOptions } from './lib/options.js';
 import { procSample, type ProcSample } from './lib/proc.js';
 import { builtCli, metricSum, probe, scrapeMetrics, sleep, Stack, waitFor } from './lib/stack.js';
@@ -76,10 +77,11 @@ async function measure(variant: Variant, n: number): Promise<Result> {
   const tag = `swdc${process.pid}-${n}`;
   const colorLabel = `${tag}-color`;
   const stack = new Stack(tag);
+  const containers = new TestContainers();
   try {
     const consulAddr = await stack.consul();
     const consulUrl = `http://${consulAddr}`;
-    const app = appRunner(stack, tag, colorLabel);
+    const app = appRunner(containers, tag, colorLabel);
     for (const v of ['b1', 'b2']) await app('blue', v);
     for (const v of ['g1', 'g2']) await app('green', v);
     await putLive(consulUrl, 'blue');
@@ -158,6 +160,7 @@ async function measure(variant: Variant, n: number): Promise<Result> {
     };
   } finally {
     await stack.close();
+    await containers.removeAll();
   }
 }
 

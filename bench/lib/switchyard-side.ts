@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { META_COLOR } from '../../src/registrar/meta-keys.js';
+import type { TestContainers } from '../../test/helpers/docker.js';
 import { imageBaseName } from '../../src/registrar/service-definitions.js';
 import {
   findBinary,
@@ -24,10 +25,13 @@ export const IMAGE = process.env.SWITCHYARD_TEST_IMAGE ?? 'switchyard-test-app:l
 export const SERVICE = imageBaseName(IMAGE);
 export const KV_PREFIX = 'switchyard';
 
-/** `docker run` of the test app as `<tag>-<version>`, with the bench's own color label and a 1 s HTTP check. */
-export function appRunner(stack: Stack, tag: string, colorLabel: string) {
+/**
+ * `docker run` of the test app as `<tag>-<version>`, with the bench's own color label and a 1 s HTTP
+ * check; `containers` removes them (removeAll()) when the bench ends.
+ */
+export function appRunner(containers: TestContainers, tag: string, colorLabel: string) {
   return (color: string, version: string, extra: string[] = []): Promise<string> =>
-    stack.run(
+    containers.run(
       [
         '--name',
         `${tag}-${version}`,
@@ -43,7 +47,7 @@ export function appRunner(stack: Stack, tag: string, colorLabel: string) {
         `VERSION=${version}`,
         ...extra,
       ],
-      IMAGE,
+      { image: IMAGE },
     );
 }
 

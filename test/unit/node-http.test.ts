@@ -40,7 +40,7 @@ describe('node:http without undici', () => {
         if (e.isDirectory()) walk(p);
         else if (p.endsWith('.ts') && e.name !== 'node-http.ts') {
           const text = readFileSync(p, 'utf8');
-          if (/^import\s+(?!type\b)[^;]*from\s+'(node:)?https?'/m.test(text)) offenders.push(path.relative(SRC, p));
+          if (/^import\s+(?!type\b)[^;]*from\s+'(node:)?http'/m.test(text)) offenders.push(path.relative(SRC, p));
         }
       }
     };
