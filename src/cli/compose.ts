@@ -1,6 +1,4 @@
 import type { ConsulClient } from '../consul/consul-client.js';
-import { parseConsulAddress } from '../consul/consul-connection.js';
-import { ConsulHttpClient } from '../consul/consul-http-client.js';
 import { Daemon, closeOnly } from '../daemon.js';
 import { DockerodeDockerClient } from '../docker/dockerode-docker-client.js';
 import { ConfigError, errorMessage } from '../errors.js';
@@ -18,6 +16,7 @@ import { DEFAULT_CONTAINER_CONFIG_DIR, type RenderOptions } from '../render/rend
 import { RenderRole, renderSettings, type RenderSettings } from '../render/render-role.js';
 import { ConsulLiveColors } from '../switch/live-colors.js';
 import type { CommonOptions } from './common-options.js';
+import { consulClient } from './compose-consul.js';
 import type { HttpOptions } from './http-options.js';
 
 /**
@@ -25,34 +24,7 @@ import type { HttpOptions } from './http-options.js';
  * together. Commands call these; nothing below src/cli/ constructs an adapter or a driver.
  */
 
-/**
- * The Consul client every command uses, from the shared options (the Consul CLI's CONSUL_* settings).
- * Reads the TLS and token files now, so a bad address or an unreadable file is a ConfigError (exit
- * code 2) naming it, from every command.
- */
-export function consulClient(o: CommonOptions): ConsulHttpClient {
-  try {
-    parseConsulAddress(o.consulAddr, o.consulHttpSsl);
-  } catch (err) {
-    throw new ConfigError(`option '--consul-addr' (CONSUL_HTTP_ADDR): ${errorMessage(err)}`, { cause: err });
-  }
-  try {
-    return new ConsulHttpClient({
-      address: o.consulAddr,
-      httpSsl: o.consulHttpSsl,
-      sslVerify: o.consulSslVerify,
-      ...(o.consulToken ? { token: o.consulToken } : {}),
-      ...(o.consulTokenFile ? { tokenFile: o.consulTokenFile } : {}),
-      ...(o.consulCacert ? { caFile: o.consulCacert } : {}),
-      ...(o.consulCapath ? { caPath: o.consulCapath } : {}),
-      ...(o.consulClientCert ? { clientCert: o.consulClientCert } : {}),
-      ...(o.consulClientKey ? { clientKey: o.consulClientKey } : {}),
-      ...(o.consulTlsServerName ? { tlsServerName: o.consulTlsServerName } : {}),
-    });
-  } catch (err) {
-    throw new ConfigError(`Consul connection: ${errorMessage(err)}`, { cause: err });
-  }
-}
+export { consulClient };
 
 export function dockerClient(o: Pick<CommonOptions, 'dockerHost'>, logger: Logger): DockerodeDockerClient {
   try {

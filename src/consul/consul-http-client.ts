@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
-import http from 'node:http';
 import https from 'node:https';
 import Consul from 'consul';
 import type { CheckOptions } from 'consul/lib/agent/check.js';
 import { ClosedError, ConsulError } from '../errors.js';
+import { http, type Agent } from '../node-http.js';
 import { DEFAULT_CONSUL_WAIT_MS, MAX_CONSUL_WAIT_MS } from './blocking-query.js';
 import type {
   AgentService,
@@ -88,7 +88,7 @@ export class ConsulHttpClient implements ConsulClient {
   /** scheme://host:port, for messages. Never holds the token. */
   readonly address: string;
   private readonly consul: Consul;
-  private readonly agent: http.Agent;
+  private readonly agent: Agent;
   private readonly timeoutMs: number;
   private readonly tokens: TokenSource;
   private readonly inflight = new Set<EventEmitter>();
