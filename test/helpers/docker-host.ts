@@ -86,10 +86,11 @@ export class DockerHost {
     return this.subnet.replace(/\.0\/24$/, '.1');
   }
 
-  /** The address `--ip` would give the Nth container (N ≥ 2), e.g. 10.213.7.N. */
-  address(n: number): string {
-    if (n < 2 || n > 254) throw new Error(`container address index ${n} is outside 2..254`);
-    return this.subnet.replace(/\.0\/24$/, `.${n}`);
+  /** A container's address on this host's bridge (the default network), e.g. 10.213.7.2. */
+  async containerIp(id: string): Promise<string> {
+    const ip = await this.docker('inspect', '--format', '{{.NetworkSettings.IPAddress}}', id);
+    if (!ip) throw new Error(`container ${id} has no address on docker host ${this.name}`);
+    return ip;
   }
 
   get dataRoot(): string {
@@ -162,9 +163,14 @@ export class DockerHost {
   async kill(options: { containers?: 'keep' | 'die' } = {}): Promise<void> {
     const child = this.child;
     if (child && this.running) {
+      const containerd = this.containerdPid();
       const exited = new Promise<void>((r) => child.once('exit', () => r()));
       child.kill('SIGKILL');
       await exited;
+      // containerd dies with its daemon (parent-death signal), a moment later; a daemon started
+      // before it is gone adopts the dying one and times out.
+      if (containerd !== undefined)
+        await waitFor(`containerd of docker host ${this.name} to exit`, () => !isAlive(containerd), 10_000, 50);
     }
     if (options.containers === 'die') this.killContainerProcesses();
   }
@@ -244,6 +250,7 @@ export class DockerHost {
     }
     await step(() => this.stopDaemon());
     await step(() => this.killContainerProcesses());
+    await step(() => this.killShims());
     await step(() => this.removeCgroups());
     await step(() => this.unmountUnder(this.dir));
     await step(() => rmSync(this.dir, { recursive: true, force: true }));
@@ -318,6 +325,38 @@ export class DockerHost {
     }
   }
 
+  private containerdPid(): number | undefined {
+    try {
+      const pid = Number(readFileSync(path.join(this.execRoot, 'containerd', 'containerd.pid'), 'utf8').trim());
+      return pid > 0 ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Container shims outlive a killed daemon. Ours are the processes whose command line names our
+   * own exec-root (a unique temp path), so this never touches another dockerd's shims.
+   */
+  private killShims(): void {
+    const marker = `${this.execRoot}/`;
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      let cmdline: string;
+      try {
+        cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      } catch {
+        continue;
+      }
+      if (!cmdline.includes(marker)) continue;
+      try {
+        process.kill(Number(entry), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+
   /** Removes this host's (empty) cgroup folders in every hierarchy. */
   private async removeCgroups(): Promise<void> {
     if (!existsSync('/sys/fs/cgroup')) return;
@@ -349,6 +388,15 @@ export class DockerHost {
       .filter((m): m is string => !!m && (m === dir || m.startsWith(`${dir}/`)))
       .sort((a, b) => b.length - a.length);
     for (const m of mounts) await run('umount', ['-l', m]).catch(() => undefined);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 
