@@ -64,6 +64,18 @@ export interface HealthInstance {
   checks: HealthCheckState[];
 }
 
+/** One check from GET /v1/health/state/any: enough to tell which services' health moved. */
+export interface NodeCheck {
+  node: string;
+  checkId: string;
+  /** Empty for node-level checks (serfHealth, node maintenance). */
+  serviceId: string;
+  serviceName: string;
+  status: CheckStatus;
+  /** Moves whenever Consul rewrites the check (status, output, definition). */
+  modifyIndex: number;
+}
+
 export interface KvEntry {
   key: string;
   value: string;
@@ -98,6 +110,8 @@ export interface ConsulClient {
   catalogServices(options?: BlockingOptions): Promise<Indexed<Record<string, string[]>>>;
   /** GET /v1/health/service/:name, every instance whatever its health. */
   healthService(name: string, options?: BlockingOptions): Promise<Indexed<HealthInstance[]>>;
+  /** GET /v1/health/state/any: every check in the datacenter, node-level ones included. */
+  healthChecks(options?: BlockingOptions): Promise<Indexed<NodeCheck[]>>;
   /** GET /v1/kv/:prefix?recurse; an absent prefix is an empty list. */
   kvList(prefix: string, options?: BlockingOptions): Promise<Indexed<KvEntry[]>>;
   kvGet(key: string): Promise<KvEntry | undefined>;

@@ -6,6 +6,7 @@ import type {
   HealthInstance,
   Indexed,
   KvEntry,
+  NodeCheck,
   ServiceRegistration,
 } from '../../src/consul/consul-client.js';
 import { ConsulError } from '../../src/errors.js';
@@ -45,6 +46,8 @@ export class FakeConsul implements ConsulClient {
   /** Called before each kvPut, so a test can make another writer win the race. */
   beforePut: ((key: string) => void) | undefined;
 
+  /** The index at which each service's instances were last set: its checks' ModifyIndex. */
+  private readonly serviceIndex = new Map<string, number>();
   private index = 100;
   private isDown = false;
   private readonly blocking: boolean;
@@ -57,10 +60,12 @@ export class FakeConsul implements ConsulClient {
   setService(name: string, instances: HealthInstance[]): void {
     this.health.set(name, instances);
     this.bump();
+    this.serviceIndex.set(name, this.index);
   }
 
   removeService(name: string): void {
     this.health.delete(name);
+    this.serviceIndex.delete(name);
     this.bump();
   }
 
@@ -140,6 +145,26 @@ export class FakeConsul implements ConsulClient {
   }
   healthService(name: string, options?: BlockingOptions): Promise<Indexed<HealthInstance[]>> {
     return this.query(`health:${name}`, options, () => structuredClone(this.health.get(name) ?? []));
+  }
+  /** Every check of every instance; a node's own checks once per node. */
+  healthChecks(options?: BlockingOptions): Promise<Indexed<NodeCheck[]>> {
+    return this.query('health-state', options, () => {
+      const out = new Map<string, NodeCheck>();
+      for (const [name, list] of this.health)
+        for (const i of list)
+          for (const c of i.checks) {
+            const serviceCheck = c.serviceId !== '';
+            out.set(`${i.node}/${c.checkId}`, {
+              node: i.node,
+              checkId: c.checkId,
+              serviceId: c.serviceId,
+              serviceName: serviceCheck ? name : '',
+              status: c.status,
+              modifyIndex: serviceCheck ? (this.serviceIndex.get(name) ?? 1) : 1,
+            });
+          }
+      return [...out.values()];
+    });
   }
   kvList(prefix: string, options?: BlockingOptions): Promise<Indexed<KvEntry[]>> {
     return this.query('kv', options, () =>

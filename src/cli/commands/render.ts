@@ -2,7 +2,6 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import { ConsulHttpClient } from '../../consul/consul-http-client.js';
 import type { DockerClient } from '../../docker/docker-client.js';
 import { DockerodeDockerClient } from '../../docker/dockerode-docker-client.js';
 import { CheckerError, ConfigError, ConsulError, TemplateError, errorMessage } from '../../errors.js';
@@ -14,7 +13,7 @@ import { addRenderOptions, DEFAULT_CONTAINER_CONFIG_DIR, type RenderOptions } fr
 import { createDriver, renderSettings, type RenderSettings } from '../../render/render-role.js';
 import { KvRendererReporter } from '../../render/renderer-report-writer.js';
 import { fetchSnapshot } from '../../watch/fetch-snapshot.js';
-import { addCommonOptions, jsonLogs, type CommonOptions } from '../common-options.js';
+import { addCommonOptions, jsonLogs, openConsul, type CommonOptions } from '../common-options.js';
 
 /**
  * `switchyard render --once [--dry]`: one render from the current catalog, checked by the proxy's
@@ -56,12 +55,7 @@ export async function renderOnce(o: RenderCommandOptions, logger: Logger): Promi
   const renderer = oneLineTemplateErrors(
     () => new EtaTemplateRenderer({ templatePath: settings.templatePath, params: settings.params, logger }),
   );
-  let consul: ConsulHttpClient;
-  try {
-    consul = new ConsulHttpClient({ address: o.consulAddr, ...(o.consulToken ? { token: o.consulToken } : {}) });
-  } catch (err) {
-    throw new ConfigError(`option '--consul-addr' (CONSUL_HTTP_ADDR): ${errorMessage(err)}`, { cause: err });
-  }
+  const consul = openConsul(o);
   let docker: DockerodeDockerClient | undefined;
   try {
     if (o.proxyContainer)

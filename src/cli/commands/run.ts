@@ -1,7 +1,6 @@
 import net from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { durationParser, parseBool, parseList } from '../../config/values.js';
-import { ConsulHttpClient } from '../../consul/consul-http-client.js';
 import { Daemon, DEFAULT_CLOSE_TIMEOUT_MS, closeOnly, runUntilSignal } from '../../daemon.js';
 import { DockerodeDockerClient } from '../../docker/dockerode-docker-client.js';
 import { ConfigError, errorMessage } from '../../errors.js';
@@ -13,7 +12,7 @@ import { Registrar, type RegistrarOptions } from '../../registrar/registrar.js';
 import { isValidTag, type Selection } from '../../registrar/service-definitions.js';
 import { addRenderOptions, type RenderOptions } from '../../render/render-options.js';
 import { RenderRole } from '../../render/render-role.js';
-import { addCommonOptions, jsonLogs, type CommonOptions } from '../common-options.js';
+import { addCommonOptions, jsonLogs, openConsul, type CommonOptions } from '../common-options.js';
 
 /**
  * `switchyard run`: the daemon. Each role adds its options here and its part in buildDaemon();
@@ -183,12 +182,7 @@ export interface BuiltDaemon {
 /** Builds every part `run` starts, in start order; closing happens in reverse. */
 export function buildDaemon(o: RunOptions, logger: Logger, metrics = new Metrics()): BuiltDaemon {
   const daemon = new Daemon({ logger, closeTimeoutMs: o.shutdownTimeout });
-  let consul: ConsulHttpClient;
-  try {
-    consul = new ConsulHttpClient({ address: o.consulAddr, ...(o.consulToken ? { token: o.consulToken } : {}) });
-  } catch (err) {
-    throw new ConfigError(`option '--consul-addr' (CONSUL_HTTP_ADDR): ${errorMessage(err)}`, { cause: err });
-  }
+  const consul = openConsul(o);
   daemon.add(
     'consul-client',
     closeOnly(() => consul.close()),
