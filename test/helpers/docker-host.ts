@@ -18,6 +18,8 @@ export interface DockerHostOptions {
   liveRestore?: boolean;
   /** The bridge's subnet as `10.X.Y.0/24`; by default a free one in 10.200-249.*.0/24 is picked. */
   subnet?: string;
+  /** Storage driver; default vfs (works everywhere, copies every layer). overlay2 suits big images. */
+  storageDriver?: 'vfs' | 'overlay2';
   /** Extra dockerd arguments. */
   extraArgs?: string[];
 }
@@ -196,7 +198,7 @@ export class DockerHost {
       '--ip6tables=false',
       '--ip-masq=false',
       '--storage-driver',
-      'vfs',
+      this.options.storageDriver ?? 'vfs',
       '--cgroup-parent',
       this.cgroupParent,
       '--log-level',
