@@ -1,8 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { haproxyBinary, nginxBinary, requireDocker } from './components.js';
+import { promisify } from 'node:util';
+import { consulBinary, haproxyBinary, nginxBinary, requireDocker } from './components.js';
+import { CLI, switchyard, type CliResult } from '../integration/switch/cli.js';
 import { DockerHost } from './docker-host.js';
 import { freePort, waitFor } from './ports.js';
 import { ConsulAcl, ConsulPki, SecureConsulAgent } from './secure-consul.js';
@@ -10,8 +12,8 @@ import { ConsulAcl, ConsulPki, SecureConsulAgent } from './secure-consul.js';
 /**
  * A fleet on this one machine, the layout teams replacing Registrator + consul-template run:
  *
- * - a 3-server Consul cluster (TLS with certificates made at test time, ACL default-deny
- *   bootstrapped here), each server on its own loopback address 127.0.B.1-3;
+ * - a 3-server Consul cluster (TLS with certificates made at test time, gossip encryption, ACL
+ *   default-deny bootstrapped here), each server on its own loopback address 127.0.B.1-3;
  * - Docker hosts: each its own dockerd (DockerHost), a Consul client agent on 127.0.B.1x and
  *   `switchyard run --no-render` against that agent with that dockerd as DOCKER_HOST;
  * - load-balancer hosts: each a client agent on 127.0.B.2x, `switchyard run --no-register` and its
@@ -21,7 +23,7 @@ import { ConsulAcl, ConsulPki, SecureConsulAgent } from './secure-consul.js';
  * the fleet started, by PID, and removes its folders, dockerd data-roots and bridges.
  */
 
-const CLI = path.resolve('dist/src/cli/main.js');
+const run = promisify(execFile);
 
 /** A child process the fleet owns: output kept for error messages, JSON log lines parsed. */
 export class FleetProcess {
@@ -175,6 +177,7 @@ export class Fleet {
     const subnet = 100 + (process.pid % 150);
     const fleet = new Fleet(dir, pki, subnet, options.kvPrefix ?? 'switchyard', options);
     try {
+      fleet.gossipKey = (await run(consulBinary(), ['keygen'])).stdout.trim();
       await fleet.startCluster();
       const hosts = options.dockerHosts ?? [{ layout: 'published' }, { layout: 'published' }, { layout: 'internal' }];
       for (const [i, spec] of hosts.entries()) await fleet.addDockerHost(i + 1, spec);
@@ -190,8 +193,11 @@ export class Fleet {
     return `127.0.${this.subnet}.${n}`;
   }
 
+  /** Gossip encryption key (`consul keygen`), set by start(). */
+  private gossipKey = '';
+
   private get extraConfig(): string {
-    return this.options.fastGossip === false ? '' : FAST_GOSSIP;
+    return `encrypt = ${JSON.stringify(this.gossipKey)}\n${this.options.fastGossip === false ? '' : FAST_GOSSIP}`;
   }
 
   private async startCluster(): Promise<void> {
@@ -428,34 +434,16 @@ export class Fleet {
     return body;
   }
 
-  /** `switchyard <args>` (a control command) against `agent` with the control token. */
-  control(
+  /** `switchyard <args>` (a control command) against `agent` with the control token; also how long it took. */
+  async control(
     args: string[],
     agent: SecureConsulAgent = this.lbs[0]!.agent,
     timeoutMs = 120_000,
-  ): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+  ): Promise<CliResult & { ms: number }> {
     const started = Date.now();
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI, ...args], {
-        env: {
-          ...process.env,
-          ...this.consulEnv(agent, 'control'),
-          SWITCHYARD_LOG_FORMAT: 'text',
-          SWITCHYARD_BY: 'fleet@test',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr, ms: Date.now() - started });
-      });
-    });
+    const env = { ...this.consulEnv(agent, 'control'), SWITCHYARD_LOG_FORMAT: 'text', SWITCHYARD_BY: 'fleet@test' };
+    const result = await switchyard(args, env, timeoutMs);
+    return { ...result, ms: Date.now() - started };
   }
 
   /** GET a Consul API path with the management token, through the first server that answers. */

@@ -33,6 +33,12 @@ async function endpointsOf(host: FleetDockerHost): Promise<string[]> {
   return (await catalog()).filter((e) => e.Node === host.name).map((e) => `${e.ServiceAddress}:${e.ServicePort}`);
 }
 
+/** Where `host` serves container `id`'s port 8080: the published port on the host's address, or its bridge IP. */
+async function endpointOfContainer(host: FleetDockerHost, id: string): Promise<string> {
+  if (host.layout === 'internal') return `${await host.docker.containerIp(id)}:8080`;
+  return (await host.docker.docker('port', id, '8080/tcp')).split('\n')[0]!;
+}
+
 /** The endpoints among `endpoints` that `lb`'s installed config still routes to. */
 function routed(lb: FleetLb, endpoints: readonly string[]): string[] {
   const config = readOr(lb.configPath);
@@ -228,12 +234,10 @@ describe('a fleet of 3 Docker hosts and 2 LBs on a TLS + ACL Consul cluster', ()
       await waitFor(
         `${host.name}'s registrations to match its running containers`,
         async () => {
-          const own = (await catalog()).filter((e) => e.Node === host.name);
-          const ids = await Promise.all(
-            running.map((id) => host.docker.docker('inspect', '--format', '{{.Name}}', id)),
-          );
-          const names = own.map((e) => e.ServiceMeta.container_name);
-          return names.length === ids.length && ids.every((n) => names.includes(n.replace(/^\//, '')));
+          // Exactly the running containers, at the address and port each has now (a restarted
+          // container's published port is a new one).
+          const want = (await Promise.all(running.map((id) => endpointOfContainer(host, id)))).sort();
+          return JSON.stringify((await endpointsOf(host)).sort()) === JSON.stringify(want);
         },
         60_000,
         250,
@@ -261,12 +265,17 @@ describe('a fleet of 3 Docker hosts and 2 LBs on a TLS + ACL Consul cluster', ()
     const all = (await catalog()).map((e) => `${e.ServiceAddress}:${e.ServicePort}`);
     const before = fleet.lbs.map((lb) => routed(lb, all).length);
     const smallest = [...before];
+    const dropped = new Set<string>();
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
         fleet.lbs.forEach((lb, i) => {
-          const n = routed(lb, all).length;
-          if (readOr(lb.configPath) && n < smallest[i]!) smallest[i] = n;
+          const now = routed(lb, all);
+          if (readOr(lb.configPath) && now.length < smallest[i]!) {
+            smallest[i] = now.length;
+            for (const e of routed(lb, all).length < before[i]! ? all : [])
+              if (!now.includes(e)) dropped.add(`${lb.name}:${e}`);
+          }
         });
         await sleep(20);
       }
@@ -310,6 +319,16 @@ describe('a fleet of 3 Docker hosts and 2 LBs on a TLS + ACL Consul cluster', ()
       sampling = false;
       await sampler;
       await leader!.restart();
+    }
+    if (dropped.size > 0) {
+      report(`dropped during the leader change: ${[...dropped].join(', ')}`);
+      for (const lb of fleet.lbs)
+        report(
+          `${lb.name} log: ${lb.switchyard.lines
+            .slice(-15)
+            .map((l) => l.message)
+            .join(' | ')}`,
+        );
     }
     expect(smallest).toEqual(before);
     await survivor.waitForLeader();
