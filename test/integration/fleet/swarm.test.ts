@@ -102,21 +102,28 @@ describe('Swarm: the register role as a global service', () => {
         SWITCHYARD_IMAGE: image,
         CONSUL_HTTP_ADDR: consul!.agent.url,
         DOCKER_SOCKET: host!.socket,
-        SWITCHYARD_HTTP_LISTEN: 'off',
+        // The image's HEALTHCHECK reads /healthz here; Swarm calls the task Running once it passes.
+        SWITCHYARD_HTTP_LISTEN: `127.0.0.1:${await freePort()}`,
       },
       timeout: 120_000,
     });
     const mode = await host!.docker('service', 'inspect', `${stack}_register`, '--format', '{{json .Spec.Mode}}');
     expect(mode).toContain('Global');
+    const t0 = Date.now();
     await waitFor(
       'the global task running on the node',
       async () =>
         (await host!.docker('service', 'ps', `${stack}_register`, '--format', '{{.CurrentState}}')).startsWith(
           'Running',
         ),
-      120_000,
+      240_000,
       500,
-    );
+    ).catch(async (err: unknown) => {
+      log(await host!.docker('service', 'ps', '--no-trunc', `${stack}_register`).catch((e: Error) => e.message));
+      log(await host!.docker('service', 'logs', '--raw', `${stack}_register`).catch((e: Error) => e.message));
+      throw err;
+    });
+    log(`global task running ${Date.now() - t0} ms after docker stack deploy`);
 
     await host!.run([
       '--name',
@@ -146,5 +153,5 @@ describe('Swarm: the register role as a global service', () => {
     });
     expect(entries[0]!.ServiceMeta.switchyard_owner).toBe(consul!.agent.nodeName);
     expect(entries[0]!.ServiceMeta.color).toBe('blue');
-  }, 300_000);
+  }, 420_000);
 });
