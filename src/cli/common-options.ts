@@ -1,9 +1,6 @@
 import { Option, type Command } from 'commander';
 import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
-import { choiceParser, parseBool } from '../config/values.js';
-import { parseConsulAddress } from '../consul/consul-connection.js';
-import { ConsulHttpClient } from '../consul/consul-http-client.js';
-import { ConfigError, errorMessage } from '../errors.js';
+import { choiceParser, parseBool } from './values.js';
 
 /**
  * Options every subcommand shares, with the ecosystem's environment names where they exist
@@ -107,32 +104,4 @@ export function addCommonOptions(cmd: Command): Command {
 
 export function jsonLogs(format: CommonOptions['logFormat']): boolean | undefined {
   return format === 'auto' ? undefined : format === 'json';
-}
-
-/**
- * The Consul client every command uses, from the shared options. Reads the TLS and token files
- * now, so a bad address or an unreadable file is a configuration error (exit code 2) naming it.
- */
-export function openConsul(o: CommonOptions): ConsulHttpClient {
-  try {
-    parseConsulAddress(o.consulAddr, o.consulHttpSsl);
-  } catch (err) {
-    throw new ConfigError(`option '--consul-addr' (CONSUL_HTTP_ADDR): ${errorMessage(err)}`, { cause: err });
-  }
-  try {
-    return new ConsulHttpClient({
-      address: o.consulAddr,
-      httpSsl: o.consulHttpSsl,
-      sslVerify: o.consulSslVerify,
-      ...(o.consulToken ? { token: o.consulToken } : {}),
-      ...(o.consulTokenFile ? { tokenFile: o.consulTokenFile } : {}),
-      ...(o.consulCacert ? { caFile: o.consulCacert } : {}),
-      ...(o.consulCapath ? { caPath: o.consulCapath } : {}),
-      ...(o.consulClientCert ? { clientCert: o.consulClientCert } : {}),
-      ...(o.consulClientKey ? { clientKey: o.consulClientKey } : {}),
-      ...(o.consulTlsServerName ? { tlsServerName: o.consulTlsServerName } : {}),
-    });
-  } catch (err) {
-    throw new ConfigError(`Consul connection: ${errorMessage(err)}`, { cause: err });
-  }
 }

@@ -4,6 +4,7 @@ import https from 'node:https';
 import Consul from 'consul';
 import type { CheckOptions } from 'consul/lib/agent/check.js';
 import { ClosedError, ConsulError } from '../errors.js';
+import { DEFAULT_CONSUL_WAIT_MS, MAX_CONSUL_WAIT_MS } from './blocking-query.js';
 import type {
   AgentService,
   BlockingOptions,
@@ -34,6 +35,8 @@ export interface ConsulHttpClientOptions extends ConsulConnectionSettings {
 
 type Json = Record<string, unknown>;
 
+/** The ID prefix of the check Consul adds to a service in maintenance. */
+const SERVICE_MAINTENANCE_CHECK = '_service_maintenance:';
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v ?? 0) || 0);
 const strArray = (v: unknown): string[] =>
@@ -90,6 +93,8 @@ export class ConsulHttpClient implements ConsulClient {
   private readonly tokens: TokenSource;
   private readonly inflight = new Set<EventEmitter>();
   private closed = false;
+  private requests = 0;
+  private blockingNow = 0;
 
   /** Reads the TLS and token files; a bad address or unreadable file throws a ConfigError naming it. */
   constructor(options: ConsulHttpClientOptions) {
@@ -176,6 +181,18 @@ export class ConsulHttpClient implements ConsulClient {
     );
   }
 
+  async agentMaintenance(): Promise<Map<string, string>> {
+    const body = await this.call(op('list agent checks', 'read', 'service', '*'), (o) =>
+      this.consul.agent.check.list(o),
+    );
+    const out = new Map<string, string>();
+    // Consul keeps a service's maintenance as a check of its own, with the reason in its Notes.
+    for (const c of Object.values(body ?? {}))
+      if (str(c.CheckID).startsWith(SERVICE_MAINTENANCE_CHECK) && str(c.ServiceID))
+        out.set(str(c.ServiceID), str(c.Notes));
+    return out;
+  }
+
   async catalogServices(options: BlockingOptions = {}): Promise<Indexed<Record<string, string[]>>> {
     const { index, body } = await this.blockingCall(op('catalog services', 'read', 'service', '*'), options, (o) =>
       this.consul.catalog.service.list(o),
@@ -240,7 +257,7 @@ export class ConsulHttpClient implements ConsulClient {
 
   async kvGet(key: string): Promise<KvEntry | undefined> {
     const body = await this.call(op(`kv get ${key}`, 'read', 'key', key), (o) => this.consul.kv.get({ key, ...o }));
-    return body ? kvEntry(body as unknown as Json) : undefined;
+    return body ? kvEntry(body) : undefined;
   }
 
   async kvPut(key: string, value: string, options: { cas?: number } = {}): Promise<boolean> {
@@ -252,6 +269,19 @@ export class ConsulHttpClient implements ConsulClient {
 
   async kvDelete(key: string): Promise<void> {
     await this.call(op(`kv delete ${key}`, 'write', 'key', key), (o) => this.consul.kv.del({ key, ...o }));
+  }
+
+  /**
+   * What this client holds open on Consul now, and how many requests it has sent: the figures that
+   * meet Consul's per-client connection limit (limits.http_max_conns_per_client, 200 by default).
+   */
+  usage(): { requests: number; blockingQueries: number; connections: number } {
+    const count = (m: NodeJS.ReadOnlyDict<unknown[]>) => Object.values(m).reduce((n, l) => n + (l?.length ?? 0), 0);
+    return {
+      requests: this.requests,
+      blockingQueries: this.blockingNow,
+      connections: count(this.agent.sockets) + count(this.agent.freeSockets),
+    };
   }
 
   close(): Promise<void> {
@@ -274,18 +304,23 @@ export class ConsulHttpClient implements ConsulClient {
     const blocking: Partial<CallOptions> = {};
     // An index below 1 is never sent as "seen": Consul would answer at once, forever (a busy loop).
     if (options.index !== undefined && options.index >= 1) {
-      const waitMs = Math.min(options.waitMs ?? 300_000, 600_000);
+      const waitMs = Math.min(options.waitMs ?? DEFAULT_CONSUL_WAIT_MS, MAX_CONSUL_WAIT_MS);
       blocking.index = String(options.index);
       blocking.wait = `${Math.ceil(waitMs / 1000)}s`;
       // Consul adds up to wait/16 of jitter; leave room for it before our own timeout fires.
       blocking.timeout = waitMs + waitMs / 16 + 5_000;
     }
     return this.run(operation, new ResponseContext(), options.signal, async (ctx) => {
-      const out: unknown = await fn({ ...this.common(ctx), ...blocking });
-      if (isErrorLike(out)) throw out;
-      // With includeResponse the package answers [response, body], or [response] for a 404.
-      const [res, body] = Array.isArray(out) ? (out as [RawResponse | undefined, unknown?]) : [undefined, out];
-      return { index: indexOf(res), body };
+      if (blocking.index) this.blockingNow += 1;
+      try {
+        const out: unknown = await fn({ ...this.common(ctx), ...blocking });
+        if (isErrorLike(out)) throw out;
+        // With includeResponse the package answers [response, body], or [response] for a 404.
+        const [res, body] = Array.isArray(out) ? (out as [RawResponse | undefined, unknown?]) : [undefined, out];
+        return { index: indexOf(res), body };
+      } finally {
+        if (blocking.index) this.blockingNow -= 1;
+      }
     });
   }
 
@@ -312,6 +347,7 @@ export class ConsulHttpClient implements ConsulClient {
     fn: (ctx: EventEmitter) => Promise<T>,
   ): Promise<T> {
     if (this.closed) throw new ClosedError(`Consul client is closed (${operation.what})`);
+    this.requests += 1;
     const onAbort = () => ctx.emit('cancel');
     signal?.addEventListener('abort', onAbort, { once: true });
     this.inflight.add(ctx);
@@ -351,7 +387,7 @@ function op(what: string, access: ConsulOperation['access'], resource: ConsulOpe
   return { what, access, resource, name };
 }
 
-function kvEntry(e: Json): KvEntry {
+function kvEntry(e: { Key?: unknown; Value?: unknown; ModifyIndex?: unknown }): KvEntry {
   return { key: str(e.Key), value: typeof e.Value === 'string' ? e.Value : '', modifyIndex: num(e.ModifyIndex) };
 }
 

@@ -17,6 +17,8 @@ import { CLI, requireBuiltCli, switchyard } from '../switch/cli.js';
  */
 const acl = (role: string) => new URL(`../../../docs/acl/${role}.hcl`, import.meta.url).pathname;
 const TAG = `consul-sec-${process.pid}`;
+// Our own color label: the shared dockerd runs other tests' colored containers too.
+const COLOR_LABEL = `sy-${TAG}-color`;
 
 class Daemon {
   output = '';
@@ -84,7 +86,7 @@ describe('Switchyard against Consul with TLS and default-deny ACLs', () => {
       '-e',
       `COLOR=${color}`,
       '-l',
-      `color=${color}`,
+      `${COLOR_LABEL}=${color}`,
       '-l',
       `SERVICE_${port}_NAME=app`,
       '-l',
@@ -140,10 +142,25 @@ describe('Switchyard against Consul with TLS and default-deny ACLs', () => {
     const registerTokenFile = path.join(tmp.dir, 'register.token');
     writeFileSync(registerTokenFile, `${tokens.register}\n`, { mode: 0o600 });
     daemons.push(
-      new Daemon(['--no-render', '--node-id', TAG, '--ip', '127.0.0.1', '--http-listen', 'off', '--resync', '2s'], {
-        ...tlsEnv,
-        CONSUL_HTTP_TOKEN_FILE: registerTokenFile,
-      }),
+      new Daemon(
+        [
+          '--no-render',
+          '--node-id',
+          TAG,
+          '--color-label',
+          COLOR_LABEL,
+          '--ip',
+          '127.0.0.1',
+          '--http-listen',
+          'off',
+          '--resync',
+          '2s',
+        ],
+        {
+          ...tlsEnv,
+          CONSUL_HTTP_TOKEN_FILE: registerTokenFile,
+        },
+      ),
     );
     const configPath = path.join(tmp.dir, 'haproxy.cfg');
     const pidFile = path.join(tmp.dir, 'haproxy.pid');
@@ -191,7 +208,19 @@ describe('Switchyard against Consul with TLS and default-deny ACLs', () => {
   it('a token lacking a permission gets one line naming operation and resource; the daemons keep serving', async () => {
     // A register role given the render role's token: it may read services but not write them.
     const wrong = new Daemon(
-      ['--no-render', '--node-id', `${TAG}-wrong`, '--ip', '127.0.0.1', '--http-listen', 'off', '--resync', '60s'],
+      [
+        '--no-render',
+        '--node-id',
+        `${TAG}-wrong`,
+        '--color-label',
+        COLOR_LABEL,
+        '--ip',
+        '127.0.0.1',
+        '--http-listen',
+        'off',
+        '--resync',
+        '60s',
+      ],
       { ...tlsEnv, CONSUL_HTTP_TOKEN: tokens.render },
     );
     daemons.push(wrong);
