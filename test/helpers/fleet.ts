@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { consulBinary, haproxyBinary, nginxBinary, requireDocker } from './components.js';
-import { CLI, switchyard, type CliResult } from '../integration/switch/cli.js';
+import { CLI, switchyard, type CliResult } from './cli.js';
 import { DockerHost } from './docker-host.js';
 import { freePort, waitFor } from './ports.js';
 import { ConsulAcl, ConsulPki, SecureConsulAgent } from './secure-consul.js';
