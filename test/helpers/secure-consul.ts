@@ -93,6 +93,8 @@ export interface SecureAgentOptions {
   verifyIncomingHttps?: boolean;
   datacenter?: string;
   logLevel?: string;
+  /** More agent configuration (HCL) appended to the generated file, e.g. a `gossip_lan` block. */
+  extraConfig?: string;
 }
 
 /** One non-dev Consul agent with TLS and ACLs (default deny). */
@@ -136,6 +138,7 @@ export class SecureConsulAgent {
       verifyIncomingHttps: options.verifyIncomingHttps ?? true,
       datacenter: options.datacenter ?? options.pki.datacenter,
       logLevel: options.logLevel ?? 'warn',
+      extraConfig: options.extraConfig ?? '',
     };
     const tls = await options.pki.cert(options.server ? 'server' : 'client', [bindAddr]);
     const clientTls = await options.pki.cert('cli');
@@ -218,6 +221,7 @@ acl {
   down_policy = "extend-cache"
   enable_token_persistence = true
 }
+${o.extraConfig}
 `;
   }
 
