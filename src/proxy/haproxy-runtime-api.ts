@@ -40,20 +40,28 @@ export class HaproxyRuntimeApi implements RuntimeUpdater {
       options.send ?? ((command) => haproxySocketCommand(options.socketPath, command, options.timeoutMs ?? 2_000));
   }
 
-  async tryApply(input: { installed: string; candidate: string }): Promise<boolean> {
+  handles(input: { installed: string; candidate: string; quiet?: boolean }): boolean {
     const plan = planRuntime(input.installed, input.candidate);
     if (plan.kind === 'structural') {
-      this.logger.info(`reloading instead of using the Runtime API: ${plan.why}`);
+      if (!input.quiet) this.logger.info(`reloading instead of using the Runtime API: ${plan.why}`);
       return false;
     }
     if (!this.options.send && !existsSync(this.options.socketPath)) {
-      if (!this.warnedNoSocket)
+      if (!input.quiet && !this.warnedNoSocket) {
         this.logger.warn(
           `the HAProxy admin socket ${this.options.socketPath} does not exist, so server changes reload HAProxy; is the "stats socket … level admin" line in the config and HAProxy running?`,
         );
-      this.warnedNoSocket = true;
+        this.warnedNoSocket = true;
+      }
       return false;
     }
+    return true;
+  }
+
+  async tryApply(input: { installed: string; candidate: string }): Promise<boolean> {
+    if (!this.handles(input)) return false;
+    const plan = planRuntime(input.installed, input.candidate);
+    if (plan.kind === 'structural') return false;
     this.warnedNoSocket = false;
     for (const command of plan.commands) {
       let answer: string;
