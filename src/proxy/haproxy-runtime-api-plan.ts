@@ -18,6 +18,8 @@ export interface ServerSlot {
   address: string;
   port: number;
   weight: number;
+  /** Health-checked (`check` on its line or on a `default-server` line that applies). */
+  checked: boolean;
 }
 
 export type RuntimePlan =
@@ -44,9 +46,21 @@ export function parseServers(config: string): Parsed {
   const servers: ServerSlot[] = [];
   let section = '';
   let problem: string | undefined;
+  let defaultsCheck = false;
+  let sectionCheck = false;
   for (const line of config.split('\n')) {
     const sec = SECTION.exec(line);
-    if (sec) section = sec[1] === 'backend' || sec[1] === 'listen' ? sec[2]! : '';
+    if (sec) {
+      section = sec[1] === 'backend' || sec[1] === 'listen' ? sec[2]! : '';
+      if (sec[1] === 'defaults') defaultsCheck = false;
+      sectionCheck = defaultsCheck;
+    }
+    const defaultServer = /^\s*default-server\b(.*)$/.exec(line);
+    if (defaultServer) {
+      const checks = /\bcheck\b/.test(defaultServer[1]!) && !/\bno-check\b/.test(defaultServer[1]!);
+      if (section) sectionCheck = checks;
+      else defaultsCheck = sectionCheck = checks;
+    }
     // Comments say what the config serves ("live green"), so they change with every switch.
     if (line.trim().startsWith('#')) continue;
     const m = SERVER.exec(line);
@@ -75,6 +89,7 @@ export function parseServers(config: string): Parsed {
       address: ep?.address ?? '',
       port: ep?.port ?? 0,
       weight: weight ? Number(weight[1]) : 0,
+      checked: sectionCheck,
     });
   }
   return { skeleton, servers, ...(problem ? { problem } : {}) };
@@ -90,6 +105,13 @@ function firstDifference(a: string[], b: string[]): string {
  * Commands bring new capacity in before taking old capacity out, so a backend never has a moment
  * with no server: addresses, raised weights and `state ready` first; lowered weights and
  * `state maint` after.
+ *
+ * A slot that gets a new address keeps HAProxy's health state of the old one: a slot whose
+ * instance died (checks failed, DOWN) and that now points at a passing instance would stay DOWN
+ * for rise × inter, its share going to the other servers of the backend (measured: `DOWN 1/2`
+ * after `set server … addr`). The instance is in the candidate because Consul says it passes, so
+ * the plan sets `health up` after every new address on a checked slot; HAProxy's own checks go on
+ * from there.
  */
 export function planRuntime(installed: string, candidate: string): RuntimePlan {
   const before = parseServers(installed);
@@ -113,11 +135,12 @@ export function planRuntime(installed: string, candidate: string): RuntimePlan {
       if (!o.spare) down.push(`set weight ${id} 0`, `set server ${id} state maint`);
       return;
     }
-    if (o.spare || o.address !== n.address || o.port !== n.port)
-      up.push(`set server ${id} addr ${n.address} port ${n.port}`);
+    const moved = o.spare || o.address !== n.address || o.port !== n.port;
+    if (moved) up.push(`set server ${id} addr ${n.address} port ${n.port}`);
     if (o.spare || o.weight !== n.weight)
       (n.weight >= o.weight || o.spare ? up : down).push(`set weight ${id} ${n.weight}`);
     if (o.spare) up.push(`set server ${id} state ready`);
+    if (moved && n.checked) up.push(`set server ${id} health up`);
   });
   return { kind: 'runtime', commands: [...up, ...down], changed, servers: after.servers };
 }

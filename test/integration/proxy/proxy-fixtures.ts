@@ -40,6 +40,8 @@ export class TestBackend {
  */
 export class TestProxy {
   private output = '';
+  /** Output kept: the tail of this many characters. */
+  logLimit = 20_000;
   private constructor(
     readonly kind: 'haproxy' | 'nginx',
     private readonly child: ChildProcess,
@@ -48,7 +50,7 @@ export class TestProxy {
     readonly pidFile: string,
   ) {
     const collect = (b: Buffer) => {
-      this.output = (this.output + b.toString()).slice(-20_000);
+      this.output = (this.output + b.toString()).slice(-this.logLimit);
     };
     child.stdout?.on('data', collect);
     child.stderr?.on('data', collect);
