@@ -51,6 +51,8 @@ export class ConfigProxyDriver implements ProxyDriver {
   private closed = false;
   /** The installed file as last read or written (appliesWithoutReload() is synchronous). */
   private installedText: string | undefined;
+  /** The candidate of the last apply() asked for, until it is done. */
+  private requested: string | undefined;
 
   constructor(private readonly options: ConfigProxyDriverOptions) {
     this.kind = options.kind;
@@ -87,7 +89,9 @@ export class ConfigProxyDriver implements ProxyDriver {
   });
 
   appliesWithoutReload(config: string): boolean {
-    const installed = this.installedText;
+    // Compared with what the file will hold once the applies already asked for are done: a change
+    // arriving while the previous one is still being installed is judged against that one.
+    const installed = this.requested ?? this.installedText;
     return (
       this.options.runtime !== undefined &&
       installed !== undefined &&
@@ -99,7 +103,13 @@ export class ConfigProxyDriver implements ProxyDriver {
 
   apply(input: ApplyInput): Promise<ApplyOutcome> {
     if (this.closed) return Promise.reject(new ClosedError(`${this.kind} driver is closed`));
-    const run = this.chain.catch(() => undefined).then(() => this.applyNow(input));
+    this.requested = input.config;
+    const run = this.chain
+      .catch(() => undefined)
+      .then(() => this.applyNow(input))
+      .finally(() => {
+        if (this.requested === input.config) this.requested = undefined;
+      });
     this.chain = run;
     return run;
   }
