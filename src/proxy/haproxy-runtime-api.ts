@@ -17,7 +17,7 @@ export interface HaproxyRuntimeApiOptions {
 
 // What HAProxy answers to a command it carried out; anything else is an error message.
 const ACCEPTED =
-  /^(|IP changed from .*|port changed from .*|no need to change the (addr|port).*|IP and port changed .*)$/i;
+  /^(|IP changed from .*|port changed from .*|no need to change the (addr|port).*|IP and port changed .*|New server registered\.)$/i;
 
 /**
  * HAProxy's Runtime API as the HaproxyDriver's RuntimeUpdater: when only servers' addresses,

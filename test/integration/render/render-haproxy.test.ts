@@ -111,7 +111,8 @@ describe('render role with HAProxy', () => {
     expect(await served()).toEqual(new Set(['a', 'b']));
     // Counted once the new worker answers on the admin socket, or the Runtime API change is done.
     await waitFor('the change to be counted', async () => (await applied()) > before);
-    expect(logs.has('info', `web: instance 127.0.0.1:${backends.b!.port} (blue) added`)).toBe(true);
+    // The driver logs once the file is installed too, just after the proxy serves the change.
+    await waitFor('the log line', () => logs.has('info', `web: instance 127.0.0.1:${backends.b!.port} (blue) added`));
   }, 15_000);
 
   it('stops sending traffic to a deregistered instance', async () => {
@@ -162,7 +163,9 @@ describe('render role with HAProxy', () => {
   it('does not install a config the checker rejects: the old one keeps serving, and it is retried', async () => {
     const installed = readFileSync(configPath, 'utf8');
     writeFileSync(rejectMarker, '');
-    await register(agent, { id: 'web-e', port: backends.e!.port, color: 'blue' });
+    // A structural change (the backend's check path), so the checker runs: a change the Runtime API
+    // applies alone is valid by construction and skips it.
+    await register(agent, { id: 'web-e', port: backends.e!.port, color: 'blue', meta: { health_path: '/e' } });
     await waitFor('the rejection', () => logs.has('error', 'rejected'), 5000);
     expect(readFileSync(configPath, 'utf8')).toBe(installed);
     expect(await served()).toEqual(new Set(['b', 'd']));
@@ -200,23 +203,22 @@ describe('render role with HAProxy', () => {
     expect(logs.has('warn', 'Keeping the last snapshot until Consul answers every watch again')).toBe(true);
   }, 60_000);
 
-  it('turns 50 changes within one second into at most two reloads', async () => {
+  it('adds a burst of 50 instances without a reload (dynamic servers)', async () => {
     await role.pipeline.idle();
     await new Promise((r) => setTimeout(r, 1500));
     const before = await applied();
-    const t0 = Date.now();
+    const reloadsBefore = await counterValue(metrics.reloads, { outcome: 'ok' });
     for (let i = 0; i < 50; i++) await register(agent, { id: `web-burst-${i}`, port: backends.b!.port, color: 'blue' });
-    expect(Date.now() - t0).toBeLessThan(1000);
     await waitFor(
       'the burst to be rendered',
       () => readFileSync(configPath, 'utf8').split(`127.0.0.1:${backends.b!.port}`).length - 1 >= 51,
       10_000,
     );
     await new Promise((r) => setTimeout(r, 1500));
-    // Reloads and Runtime API updates together: at most two changes of the running proxy.
-    const changes = (await applied()) - before;
-    expect(changes).toBeGreaterThanOrEqual(1);
-    expect(changes).toBeLessThanOrEqual(2);
+    // Runtime API changes apply at once (no --wait), one at a time, each with the newest snapshot;
+    // slot blocks that fill up grow by `add server`, so nothing reloads.
+    expect((await applied()) - before).toBeGreaterThanOrEqual(1);
+    expect((await counterValue(metrics.reloads, { outcome: 'ok' })) - reloadsBefore).toBe(0);
     expect(await served()).toContain('b');
   }, 30_000);
 });

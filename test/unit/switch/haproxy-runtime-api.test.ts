@@ -53,7 +53,8 @@ describe('HaproxyRuntimeApi', () => {
 
   it('declines a structural change without sending anything', async () => {
     const { runtime, sent } = api({});
-    const candidate = cfg(0, 256) + '    server green_2 0.0.0.0:0 disabled weight 0\n';
+    const candidate = cfg(0, 256).replace('balance roundrobin', 'balance leastconn');
+    expect(runtime.handles({ installed: cfg(256, 0), candidate, quiet: true })).toBe(false);
     await expect(runtime.tryApply({ installed: cfg(256, 0), candidate })).resolves.toBe(false);
     expect(sent).toEqual([]);
   });
