@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { ReloadError, errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { haproxySocketCommand } from './haproxy-admin-socket.js';
-import { parseServersState, planRuntime, stateMismatches } from './haproxy-runtime-api-plan.js';
+import { parseServersState, planRuntime, stateMismatches, type RuntimePlan } from './haproxy-runtime-api-plan.js';
 import type { RuntimeUpdater } from './runtime-updater.js';
 
 export interface HaproxyRuntimeApiOptions {
@@ -41,27 +41,31 @@ export class HaproxyRuntimeApi implements RuntimeUpdater {
   }
 
   handles(input: { installed: string; candidate: string; quiet?: boolean }): boolean {
+    return this.plan(input, input.quiet ?? false) !== undefined;
+  }
+
+  /** The commands for this change, or undefined (said why in the log unless quiet) when it needs a reload. */
+  private plan(input: { installed: string; candidate: string }, quiet: boolean): RuntimePlan | undefined {
     const plan = planRuntime(input.installed, input.candidate);
     if (plan.kind === 'structural') {
-      if (!input.quiet) this.logger.info(`reloading instead of using the Runtime API: ${plan.why}`);
-      return false;
+      if (!quiet) this.logger.info(`reloading instead of using the Runtime API: ${plan.why}`);
+      return undefined;
     }
     if (!this.options.send && !existsSync(this.options.socketPath)) {
-      if (!input.quiet && !this.warnedNoSocket) {
+      if (!quiet && !this.warnedNoSocket) {
         this.logger.warn(
           `the HAProxy admin socket ${this.options.socketPath} does not exist, so server changes reload HAProxy; is the "stats socket … level admin" line in the config and HAProxy running?`,
         );
         this.warnedNoSocket = true;
       }
-      return false;
+      return undefined;
     }
-    return true;
+    return plan;
   }
 
   async tryApply(input: { installed: string; candidate: string }): Promise<boolean> {
-    if (!this.handles(input)) return false;
-    const plan = planRuntime(input.installed, input.candidate);
-    if (plan.kind === 'structural') return false;
+    const plan = this.plan(input, false);
+    if (plan?.kind !== 'runtime') return false;
     this.warnedNoSocket = false;
     for (const command of plan.commands) {
       let answer: string;
