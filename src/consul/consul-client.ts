@@ -1,10 +1,13 @@
+import type { CheckStatus } from '../domain/check-status.js';
+
 /**
  * The one interface Switchyard uses to talk to Consul. The registrar uses the agent half, the
  * watcher and the switch commands use the catalog, health and KV half. A unit test fakes this
  * interface; integration tests run the real adapter against a real agent.
  */
 
-export type CheckStatus = 'passing' | 'warning' | 'critical';
+/** Re-exported: the status type is part of this interface's contract (its home is domain/). */
+export type { CheckStatus };
 
 /** A check attached to a service registration. Exactly one of http, tcp or ttl is set. */
 export interface ServiceCheck {
@@ -21,16 +24,6 @@ export interface ServiceCheck {
   notes?: string;
 }
 
-export interface ServiceRegistration {
-  id: string;
-  name: string;
-  tags: string[];
-  address: string;
-  port: number;
-  meta: Record<string, string>;
-  checks: ServiceCheck[];
-}
-
 /** A service as the local agent reports it (GET /v1/agent/services). */
 export interface AgentService {
   id: string;
@@ -39,6 +32,11 @@ export interface AgentService {
   address: string;
   port: number;
   meta: Record<string, string>;
+}
+
+/** What the registrar registers: the service as the agent will report it, plus its checks. */
+export interface ServiceRegistration extends AgentService {
+  checks: ServiceCheck[];
 }
 
 export interface HealthCheckState {
@@ -62,6 +60,18 @@ export interface HealthInstance {
   tags: string[];
   meta: Record<string, string>;
   checks: HealthCheckState[];
+}
+
+/** One check from GET /v1/health/state/any: enough to tell which services' health moved. */
+export interface NodeCheck {
+  node: string;
+  checkId: string;
+  /** Empty for node-level checks (serfHealth, node maintenance). */
+  serviceId: string;
+  serviceName: string;
+  status: CheckStatus;
+  /** Moves whenever Consul rewrites the check (status, output, definition). */
+  modifyIndex: number;
 }
 
 export interface KvEntry {
@@ -93,11 +103,15 @@ export interface ConsulClient {
   agentServices(): Promise<AgentService[]>;
   updateTtlCheck(checkId: string, status: CheckStatus, output: string): Promise<void>;
   setServiceMaintenance(serviceId: string, enable: boolean, reason: string): Promise<void>;
+  /** Services of this agent in maintenance: service ID → the reason given (GET /v1/agent/checks). */
+  agentMaintenance(): Promise<Map<string, string>>;
 
   /** GET /v1/catalog/services: service name → tags. */
   catalogServices(options?: BlockingOptions): Promise<Indexed<Record<string, string[]>>>;
   /** GET /v1/health/service/:name, every instance whatever its health. */
   healthService(name: string, options?: BlockingOptions): Promise<Indexed<HealthInstance[]>>;
+  /** GET /v1/health/state/any: every check in the datacenter, node-level ones included. */
+  healthChecks(options?: BlockingOptions): Promise<Indexed<NodeCheck[]>>;
   /** GET /v1/kv/:prefix?recurse; an absent prefix is an empty list. */
   kvList(prefix: string, options?: BlockingOptions): Promise<Indexed<KvEntry[]>>;
   kvGet(key: string): Promise<KvEntry | undefined>;

@@ -18,6 +18,4 @@ export interface RuntimeUpdater {
    */
   handles(input: { installed: string; candidate: string; quiet?: boolean }): boolean;
   tryApply(input: { installed: string; candidate: string; snapshot: Snapshot }): Promise<boolean>;
-  /** After every successful reload (server state set at runtime does not survive one). */
-  afterReload?(input: { config: string; snapshot: Snapshot }): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import PQueue from 'p-queue';
-import { formatMs, type WaitRange } from '../config/values.js';
+import { formatMs } from '../time/duration.js';
 import { CheckerError, ClosedError, ReloadError, TemplateError, errorMessage } from '../errors.js';
 import type { Metrics } from '../http/metrics.js';
 import { once, withTimeout, type Lifecycle } from '../lifecycle.js';
@@ -8,8 +8,9 @@ import type { ApplyOutcome, ProxyDriver } from '../proxy/proxy-driver.js';
 import { describeChanges, snapshotsEqual, summarizeChanges } from '../snapshot/snapshot-diff.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { liveChanges } from '../switch/live-changes.js';
-import { systemClock, type Clock, type TimerHandle } from '../watch/clock.js';
-import { Quiescence } from '../watch/quiescence.js';
+import { systemClock, type Clock, type TimerHandle } from '../time/clock.js';
+import { Quiescence, type WaitRange } from '../watch/quiescence.js';
+import { templateErrorText } from './template-error.js';
 import type { TemplateRenderer } from './template-renderer.js';
 
 /** Tells the cluster which config this host serves (the KV renderer report), after each apply. */
@@ -35,11 +36,6 @@ export interface RenderPipelineOptions {
 /** See DEFAULT_WAIT_TEXT in render-options.ts for why. */
 export const DEFAULT_WAIT: WaitRange = { minMs: 250, maxMs: 1000 };
 export const DEFAULT_RETRY_DELAY_MS = 5_000;
-
-/** A TemplateError's own message already says file, line and why; its cause (eta's) repeats the compiled source. */
-function templateReason(err: unknown): string {
-  return err instanceof TemplateError ? err.message.split('\n')[0]! : errorMessage(err);
-}
 
 const ACTION_TEXT: Record<ApplyOutcome['action'], string> = {
   reloaded: 'installed and reloaded',
@@ -78,11 +74,6 @@ export class RenderPipeline implements Lifecycle {
     this.log = options.logger.child({ component: 'render' });
     this.clock = options.clock ?? systemClock;
     this.quiet = new Quiescence(options.wait, this.clock, () => this.enqueue());
-  }
-
-  /** The snapshot the proxy serves now (last successful apply). */
-  get servedSnapshot(): Snapshot | undefined {
-    return this.applied;
   }
 
   start(): Promise<void> {
@@ -197,7 +188,7 @@ export class RenderPipeline implements Lifecycle {
       this.keepSeenAt(seenAt);
       const what = err instanceof TemplateError ? 'the template failed' : 'rendering failed';
       this.log.error(
-        `${what}, so the ${kind} config was not changed and the last good one keeps serving: ${templateReason(err)}`,
+        `${what}, so the ${kind} config was not changed and the last good one keeps serving: ${templateErrorText(err)}`,
         {
           changes: why,
         },

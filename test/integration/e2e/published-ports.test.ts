@@ -18,6 +18,8 @@ import { CLI, requireBuiltCli, switchyard } from '../switch/cli.js';
  * The flow: deploy green, switch, stop and remove blue, redeploy blue, rollback, canary 50, canary 0.
  */
 const TAG = `sy-traffic-pub-${process.pid}`;
+// A color label of its own: other Switchyard daemons on the shared dockerd (default `color`) skip these apps.
+const COLOR_LABEL = `${TAG}-color`;
 
 describe('published ports, docker-proxy and keep-alive clients through HAProxy (Runtime API)', () => {
   it('drops no request across switch, teardown, redeploy, rollback and canary steps', async () => {
@@ -49,7 +51,7 @@ describe('published ports, docker-proxy and keep-alive clients through HAProxy (
           '-e',
           `COLOR=${color}`,
           '-l',
-          `color=${color}`,
+          `${COLOR_LABEL}=${color}`,
           '-l',
           'SERVICE_8080_NAME=app',
           '-l',
@@ -85,6 +87,8 @@ describe('published ports, docker-proxy and keep-alive clients through HAProxy (
           'pub',
           '--ip',
           '127.0.0.1',
+          '--color-label',
+          COLOR_LABEL,
           '--config',
           configPath,
           '--proxy-pid-file',
