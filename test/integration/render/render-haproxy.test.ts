@@ -183,6 +183,10 @@ describe('render role with HAProxy', () => {
     rmSync(rejectMarker);
     // No new change: the retry after --retry-delay installs it.
     await waitServed('e', 5000);
+    // Back to the default check path, so the next test starts from the catalog it re-registers.
+    await register(agent, { id: 'web-e', port: backends.e!.port, color: 'blue' });
+    await waitFor('the default check path', () => readFileSync(configPath, 'utf8').includes('option httpchk GET /\n'));
+    await role.pipeline.idle();
   }, 20_000);
 
   it('keeps the config through a Consul restart that loses every registration, then follows the new catalog', async () => {
