@@ -15,6 +15,8 @@ export interface LoadProcessOptions {
   fresh?: number;
   rate?: number;
   bucketMs?: number;
+  /** A request with no answer within this counts as failed (load.ts default: 5 s). */
+  timeoutMs?: number;
 }
 
 /** dist/bench/lib/load.js, whether this module runs from the sources (jest) or from dist. */
@@ -49,6 +51,7 @@ export class LoadProcess {
       '--bucket',
       `${options.bucketMs ?? 100}ms`,
       '--progress',
+      ...(options.timeoutMs !== undefined ? ['--timeout', `${options.timeoutMs}ms`] : []),
     ];
     this.child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let buffered = '';

@@ -16,9 +16,11 @@ import type { RuntimeUpdater } from './runtime-updater.js';
  *
  * apply():
  *   1. the candidate equals the installed file and no reload is owed → 'unchanged';
- *   2. the candidate is written next to the target and checked there (the proxy's own checker); a
- *      rejection throws CheckerError, the temp file is removed, the installed file is untouched;
- *   3. with a RuntimeUpdater that handles the change: install, no reload → 'runtime';
+ *   2. with a RuntimeUpdater that handles the change (only server lines differ): the running proxy
+ *      is changed through it and the file installed, no checker run, no reload → 'runtime';
+ *   3. otherwise the candidate is written next to the target and checked there (the proxy's own
+ *      checker); a rejection throws CheckerError, the temp file is removed, the installed file is
+ *      untouched;
  *   4. install atomically, reload → 'reloaded' (no reloader configured → 'installed').
  * A failed reload throws ReloadError and is owed: the next apply() reloads even when the config has
  * not changed since. apply() logs its own outcome (with the checker's output on a rejection) and
@@ -45,6 +47,10 @@ export class ConfigProxyDriver implements ProxyDriver {
   private chain: Promise<unknown> = Promise.resolve();
   private reloadOwed = false;
   private closed = false;
+  /** The installed file as last read or written (appliesWithoutReload() is synchronous). */
+  private installedText: string | undefined;
+  /** The candidate of the last apply() asked for, until it is done. */
+  private requested: string | undefined;
 
   constructor(private readonly options: ConfigProxyDriverOptions) {
     this.kind = options.kind;
@@ -63,6 +69,7 @@ export class ConfigProxyDriver implements ProxyDriver {
     for (const name of await readdir(dir)) {
       if (name.startsWith(prefix) && name.endsWith('.tmp')) await rm(path.join(dir, name), { force: true });
     }
+    this.installedText = await this.installer.current();
     this.logger.info(`${this.kind} driver ready`, {
       configPath: this.configPath,
       checker: this.options.checker.description,
@@ -79,9 +86,28 @@ export class ConfigProxyDriver implements ProxyDriver {
     ).catch((err: unknown) => this.logger.warn(errorMessage(err)));
   });
 
+  appliesWithoutReload(config: string): boolean {
+    // Compared with what the file will hold once the applies already asked for are done: a change
+    // arriving while the previous one is still being installed is judged against that one.
+    const installed = this.requested ?? this.installedText;
+    return (
+      this.options.runtime !== undefined &&
+      installed !== undefined &&
+      installed !== config &&
+      !this.reloadOwed &&
+      this.options.runtime.handles({ installed, candidate: config, quiet: true })
+    );
+  }
+
   apply(input: ApplyInput): Promise<ApplyOutcome> {
     if (this.closed) return Promise.reject(new ClosedError(`${this.kind} driver is closed`));
-    const run = this.chain.catch(() => undefined).then(() => this.applyNow(input));
+    this.requested = input.config;
+    const run = this.chain
+      .catch(() => undefined)
+      .then(() => this.applyNow(input))
+      .finally(() => {
+        if (this.requested === input.config) this.requested = undefined;
+      });
     this.chain = run;
     return run;
   }
@@ -94,7 +120,28 @@ export class ConfigProxyDriver implements ProxyDriver {
 
     if (installed === config && !this.reloadOwed) return outcome('unchanged');
 
+    this.installedText = installed;
     if (installed !== config) {
+      // Only server lines the Runtime API applies differ: valid by construction (the installed
+      // structure was checked, the values validated), so no checker run. Any failure falls back to
+      // the checked reload below.
+      if (
+        installed !== undefined &&
+        !this.reloadOwed &&
+        this.options.runtime?.handles({ installed, candidate: config }) === true &&
+        (await this.tryRuntime(installed, config, snapshot))
+      ) {
+        await this.installer.install(await this.installer.stage(config));
+        this.installedText = config;
+        await this.installer.saveLastGood(config);
+        this.options.metrics?.lastApplySuccess.setToCurrentTime();
+        this.logger.info(`${this.kind} servers updated through the Runtime API, no reload (${reason})`, {
+          ...fields,
+          durationMs: Date.now() - started,
+        });
+        return outcome('runtime');
+      }
+
       const staged = await this.installer.stage(config);
       try {
         const warnings = await this.options.checker.check(staged.path);
@@ -110,21 +157,8 @@ export class ConfigProxyDriver implements ProxyDriver {
         }
         throw err;
       }
-
-      if (this.options.runtime && installed !== undefined && !this.reloadOwed) {
-        const handled = await this.tryRuntime(installed, config, snapshot);
-        if (handled) {
-          await this.installer.install(staged);
-          await this.installer.saveLastGood(config);
-          this.options.metrics?.lastApplySuccess.setToCurrentTime();
-          this.logger.info(`${this.kind} servers updated through the Runtime API, no reload (${reason})`, {
-            ...fields,
-            durationMs: Date.now() - started,
-          });
-          return outcome('runtime');
-        }
-      }
       await this.installer.install(staged);
+      this.installedText = config;
     }
 
     const reloader = this.options.reloader;

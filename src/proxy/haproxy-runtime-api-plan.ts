@@ -7,9 +7,11 @@ import { ProxySocketError } from '../errors.js';
  * socket commands that make the running HAProxy serve the candidate without a reload — or the
  * reason a reload is needed.
  *
- * Only `server` lines may differ, slot for slot: same backends, same slot names in the same order,
- * every active slot at an IP literal. Anything else (a service or a slot block added, a template
- * edit, a host-name server) is structural and goes through a checked reload.
+ * Only `server` lines may differ: same backends and every other line the same, every slot of the
+ * installed config still there, every active slot at an IP literal. Slots the candidate adds (a
+ * slot block growing, a new color's block) become HAProxy 2.6 dynamic servers (`add server`). Anything
+ * else (a service added, a slot removed, a template edit, a host-name server) is structural and goes
+ * through a checked reload.
  */
 export interface ServerSlot {
   backend: string;
@@ -19,6 +21,10 @@ export interface ServerSlot {
   address: string;
   port: number;
   weight: number;
+  /** The `default-server` settings that apply to it (dynamic servers do not inherit them). */
+  defaults: string;
+  /** Health-checked (`check` in those settings). */
+  checked: boolean;
 }
 
 export type RuntimePlan =
@@ -45,9 +51,21 @@ export function parseServers(config: string): Parsed {
   const servers: ServerSlot[] = [];
   let section = '';
   let problem: string | undefined;
+  let defaultsServer = '';
+  let sectionServer = '';
   for (const line of config.split('\n')) {
     const sec = SECTION.exec(line);
-    if (sec) section = sec[1] === 'backend' || sec[1] === 'listen' ? sec[2]! : '';
+    if (sec) {
+      section = sec[1] === 'backend' || sec[1] === 'listen' ? sec[2]! : '';
+      if (sec[1] === 'defaults') defaultsServer = '';
+      sectionServer = defaultsServer;
+    }
+    const defaultServer = /^\s*default-server\b(.*)$/.exec(line);
+    if (defaultServer) {
+      const settings = defaultServer[1]!.trim();
+      if (section) sectionServer = settings;
+      else defaultsServer = sectionServer = settings;
+    }
     // Comments say what the config serves ("live green"), so they change with every switch.
     if (line.trim().startsWith('#')) continue;
     const m = SERVER.exec(line);
@@ -56,8 +74,7 @@ export function parseServers(config: string): Parsed {
       continue;
     }
     const [, name, endpoint, rest] = m as unknown as [string, string, string, string];
-    // The slot's identity stays in the skeleton; what it points at and its weight may change.
-    skeleton.push(`server ${section}/${name}`);
+    // Server lines stay out of the skeleton: slots are compared by name, and new ones may be added.
     const ep = splitEndpoint(endpoint);
     const weight = /\bweight\s+(\d+)/.exec(rest);
     const spare = /\bdisabled\b/.test(rest);
@@ -76,6 +93,8 @@ export function parseServers(config: string): Parsed {
       address: ep?.address ?? '',
       port: ep?.port ?? 0,
       weight: weight ? Number(weight[1]) : 0,
+      defaults: sectionServer,
+      checked: /\bcheck\b/.test(sectionServer) && !/\bno-check\b/.test(sectionServer),
     });
   }
   return { skeleton, servers, ...(problem ? { problem } : {}) };
@@ -91,6 +110,13 @@ function firstDifference(a: string[], b: string[]): string {
  * Commands bring new capacity in before taking old capacity out, so a backend never has a moment
  * with no server: addresses, raised weights and `state ready` first; lowered weights and
  * `state maint` after.
+ *
+ * A slot that gets a new address keeps HAProxy's health state of the old one: a slot whose
+ * instance died (checks failed, DOWN) and that now points at a passing instance would stay DOWN
+ * for rise × inter, its share going to the other servers of the backend (measured: `DOWN 1/2`
+ * after `set server … addr`). The instance is in the candidate because Consul says it passes, so
+ * the plan sets `health up` after every new address on a checked slot; HAProxy's own checks go on
+ * from there.
  */
 export function planRuntime(installed: string, candidate: string): RuntimePlan {
   const before = parseServers(installed);
@@ -102,23 +128,41 @@ export function planRuntime(installed: string, candidate: string): RuntimePlan {
       kind: 'structural',
       why: `the config changed beyond server addresses and weights (${firstDifference(before.skeleton, after.skeleton)})`,
     };
+  const slotId = (s: ServerSlot) => `${s.backend}/${s.name}`;
+  const kept = new Set(after.servers.map(slotId));
+  const gone = before.servers.find((s) => !kept.has(slotId(s)));
+  if (gone) return { kind: 'structural', why: `server ${slotId(gone)} is no longer in the config` };
+  const running = new Map(before.servers.map((s) => [slotId(s), s]));
   const up: string[] = [];
   const down: string[] = [];
   let changed = 0;
-  after.servers.forEach((n, i) => {
-    const o = before.servers[i]!;
-    const id = `${n.backend}/${n.name}`;
+  after.servers.forEach((n) => {
+    const id = slotId(n);
+    let o = running.get(id);
+    if (!o) {
+      // A new slot: a dynamic server, added as a spare (HAProxy 2.6 adds servers disabled; they do
+      // not inherit default-server, hence its settings here; `enable health` starts the checks once
+      // the server leaves maintenance), then filled like any spare.
+      up.push(`add server ${id} 0.0.0.0:0 weight 0 disabled${n.defaults ? ` ${n.defaults}` : ''}`);
+      if (n.checked) up.push(`enable health ${id}`);
+      o = { ...n, spare: true, address: '0.0.0.0', port: 0, weight: 0 };
+      if (n.spare) {
+        changed += 1;
+        return;
+      }
+    }
     if (o.spare === n.spare && o.address === n.address && o.port === n.port && o.weight === n.weight) return;
     changed += 1;
     if (n.spare) {
       if (!o.spare) down.push(`set weight ${id} 0`, `set server ${id} state maint`);
       return;
     }
-    if (o.spare || o.address !== n.address || o.port !== n.port)
-      up.push(`set server ${id} addr ${n.address} port ${n.port}`);
+    const moved = o.spare || o.address !== n.address || o.port !== n.port;
+    if (moved) up.push(`set server ${id} addr ${n.address} port ${n.port}`);
     if (o.spare || o.weight !== n.weight)
       (n.weight >= o.weight || o.spare ? up : down).push(`set weight ${id} ${n.weight}`);
     if (o.spare) up.push(`set server ${id} state ready`);
+    if (moved && n.checked) up.push(`set server ${id} health up`);
   });
   return { kind: 'runtime', commands: [...up, ...down], changed, servers: after.servers };
 }

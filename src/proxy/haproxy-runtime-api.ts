@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { ReloadError, errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { haproxySocketCommand } from './haproxy-admin-socket.js';
-import { parseServersState, planRuntime, stateMismatches } from './haproxy-runtime-api-plan.js';
+import { parseServersState, planRuntime, stateMismatches, type RuntimePlan } from './haproxy-runtime-api-plan.js';
 import type { RuntimeUpdater } from './runtime-updater.js';
 
 export interface HaproxyRuntimeApiOptions {
@@ -17,7 +17,7 @@ export interface HaproxyRuntimeApiOptions {
 
 // What HAProxy answers to a command it carried out; anything else is an error message.
 const ACCEPTED =
-  /^(|IP changed from .*|port changed from .*|no need to change the (addr|port).*|IP and port changed .*)$/i;
+  /^(|IP changed from .*|port changed from .*|no need to change the (addr|port).*|IP and port changed .*|New server registered\.)$/i;
 
 /**
  * HAProxy's Runtime API as the HaproxyDriver's RuntimeUpdater: when only servers' addresses,
@@ -40,20 +40,32 @@ export class HaproxyRuntimeApi implements RuntimeUpdater {
       options.send ?? ((command) => haproxySocketCommand(options.socketPath, command, options.timeoutMs ?? 2_000));
   }
 
-  async tryApply(input: { installed: string; candidate: string }): Promise<boolean> {
+  handles(input: { installed: string; candidate: string; quiet?: boolean }): boolean {
+    return this.plan(input, input.quiet ?? false) !== undefined;
+  }
+
+  /** The commands for this change, or undefined (said why in the log unless quiet) when it needs a reload. */
+  private plan(input: { installed: string; candidate: string }, quiet: boolean): RuntimePlan | undefined {
     const plan = planRuntime(input.installed, input.candidate);
     if (plan.kind === 'structural') {
-      this.logger.info(`reloading instead of using the Runtime API: ${plan.why}`);
-      return false;
+      if (!quiet) this.logger.info(`reloading instead of using the Runtime API: ${plan.why}`);
+      return undefined;
     }
     if (!this.options.send && !existsSync(this.options.socketPath)) {
-      if (!this.warnedNoSocket)
+      if (!quiet && !this.warnedNoSocket) {
         this.logger.warn(
           `the HAProxy admin socket ${this.options.socketPath} does not exist, so server changes reload HAProxy; is the "stats socket … level admin" line in the config and HAProxy running?`,
         );
-      this.warnedNoSocket = true;
-      return false;
+        this.warnedNoSocket = true;
+      }
+      return undefined;
     }
+    return plan;
+  }
+
+  async tryApply(input: { installed: string; candidate: string }): Promise<boolean> {
+    const plan = this.plan(input, false);
+    if (plan?.kind !== 'runtime') return false;
     this.warnedNoSocket = false;
     for (const command of plan.commands) {
       let answer: string;

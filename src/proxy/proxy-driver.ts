@@ -31,4 +31,10 @@ export interface ApplyOutcome {
 export interface ProxyDriver extends Lifecycle {
   readonly kind: ProxyKind;
   apply(input: ApplyInput): Promise<ApplyOutcome>;
+  /**
+   * True when `config` differs from the installed config only in what the proxy applies without a
+   * reload (HAProxy's Runtime API). The render pipeline applies such a change at once instead of
+   * waiting for the `--wait` quiet period, which exists to coalesce reloads.
+   */
+  appliesWithoutReload?(config: string): boolean;
 }

@@ -9,5 +9,13 @@ import type { Snapshot } from '../snapshot/snapshot.js';
  * driver reloads. A throw counts as false: the reload is the safe fallback.
  */
 export interface RuntimeUpdater {
+  /**
+   * Whether tryApply() would take this change (pure: the plan, plus whether the admin socket is
+   * there), without sending anything. A candidate it takes is valid by construction — the installed
+   * config's structure was checked, and only server addresses and weights (validated by the
+   * template context) differ — so the driver skips the checker and the render pipeline applies it
+   * without waiting out the `--wait` quiet period. Says why it declines in the log unless `quiet`.
+   */
+  handles(input: { installed: string; candidate: string; quiet?: boolean }): boolean;
   tryApply(input: { installed: string; candidate: string; snapshot: Snapshot }): Promise<boolean>;
 }

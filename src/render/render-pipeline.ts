@@ -45,7 +45,9 @@ const ACTION_TEXT: Record<ApplyOutcome['action'], string> = {
 };
 
 /**
- * Snapshots → debounce (wait min:max) → render → check, install, reload, one at a time.
+ * Snapshots → debounce (wait min:max) → render → check, install, reload, one at a time. Changes
+ * that need no reload (the driver applies them through HAProxy's Runtime API) and operator actions
+ * (a switch, rollback or canary step: the live color or weights changed) skip the debounce.
  *
  * One p-queue of concurrency 1 runs applies, so two never overlap; changes arriving meanwhile are
  * coalesced into at most one pending apply, which renders the newest snapshot when it runs. A failure
@@ -64,6 +66,8 @@ export class RenderPipeline implements Lifecycle {
   private readonly reasons = new Set<string>();
   private retryTimer: TimerHandle | undefined;
   private reportPending = false;
+  /** The last snapshot immediate() rendered, so applyLatest() does not render it twice. */
+  private rendered: { snapshot: Snapshot; config: string } | undefined;
   private closed = false;
 
   constructor(private readonly options: RenderPipelineOptions) {
@@ -89,13 +93,32 @@ export class RenderPipeline implements Lifecycle {
       return;
     }
     this.firstUnappliedAt ??= seenAt;
-    this.quiet.trigger();
+    // The quiet period exists to coalesce reloads. A change that needs none, and an operator's
+    // switch, rollback or canary step, are applied at once.
+    if (this.immediate(snapshot)) this.quiet.flush(true);
+    else this.quiet.trigger();
+  }
+
+  private immediate(snapshot: Snapshot): boolean {
+    if (liveChanges(this.applied, snapshot).length > 0) return true;
+    const driver = this.options.driver;
+    if (!driver.appliesWithoutReload || this.failing) return false;
+    let config: string;
+    try {
+      config = this.options.renderer.render(snapshot);
+    } catch {
+      // applyLatest() renders it again and reports the failure with its context.
+      return false;
+    }
+    this.rendered = { snapshot, config };
+    return driver.appliesWithoutReload(config);
   }
 
   /** The template file changed (and compiled): render at once, no debounce. */
   templateChanged(): void {
     if (this.closed) return;
     this.reasons.add('template edited');
+    this.rendered = undefined;
     this.quiet.flush(true);
   }
 
@@ -154,7 +177,11 @@ export class RenderPipeline implements Lifecycle {
 
     let config: string;
     try {
-      config = this.options.renderer.render(snapshot);
+      config =
+        this.rendered?.snapshot === snapshot && !templateEdited
+          ? this.rendered.config
+          : this.options.renderer.render(snapshot);
+      this.rendered = undefined;
     } catch (err) {
       metrics?.renders.inc({ outcome: 'error' });
       this.failing = true;

@@ -9,6 +9,8 @@ import { waitFor } from './ports.js';
  */
 export class TestProxy {
   private output = '';
+  /** Output kept: the tail of this many characters. */
+  logLimit = 20_000;
   private constructor(
     readonly kind: 'haproxy' | 'nginx',
     private readonly child: ChildProcess,
@@ -17,7 +19,7 @@ export class TestProxy {
     readonly pidFile: string,
   ) {
     const collect = (b: Buffer) => {
-      this.output = (this.output + b.toString()).slice(-20_000);
+      this.output = (this.output + b.toString()).slice(-this.logLimit);
     };
     child.stdout?.on('data', collect);
     child.stderr?.on('data', collect);

@@ -102,22 +102,34 @@ describe('ConfigProxyDriver', () => {
     expect(values.find((v) => v.labels.outcome === 'ok')?.value).toBe(1);
   });
 
-  it('lets the Runtime API handle a change without a reload, and reloads when it declines or fails', async () => {
+  it('lets the Runtime API handle a change without a reload or checker run, and reloads when it declines or fails', async () => {
+    // v5 is structural: the updater does not take it, so it is checked and reloaded without asking.
     const answers: Array<boolean | Error> = [true, false, new Error('socket gone')];
+    const asked: string[] = [];
     const runtime: RuntimeUpdater = {
-      tryApply: async () => {
+      handles: ({ candidate }) => candidate !== 'v5\n',
+      tryApply: async ({ candidate }) => {
+        asked.push(candidate);
         const a = answers.shift();
         if (a instanceof Error) throw a;
         return a ?? false;
       },
     };
-    const { reloader, configPath, apply } = setup(runtime);
+    const { driver, checker, reloader, configPath, apply } = setup(runtime);
+    await driver.start();
     await apply('v1\n'); // nothing installed yet: a reload, runtime not asked
+    expect(driver.appliesWithoutReload('v2\n')).toBe(true);
+    expect(driver.appliesWithoutReload('v5\n')).toBe(false);
+    expect(driver.appliesWithoutReload('v1\n')).toBe(false);
     expect((await apply('v2\n')).action).toBe('runtime');
     expect(readFileSync(configPath, 'utf8')).toBe('v2\n');
     expect((await apply('v3\n')).action).toBe('reloaded');
     expect((await apply('v4\n')).action).toBe('reloaded');
-    expect(reloader.reloads).toBe(3);
+    expect((await apply('v5\n')).action).toBe('reloaded');
+    expect(asked).toEqual(['v2\n', 'v3\n', 'v4\n']);
+    // The Runtime API change skipped the checker; everything that reloaded was checked.
+    expect(checker.seen).toEqual(['v1\n', 'v3\n', 'v4\n', 'v5\n']);
+    expect(reloader.reloads).toBe(4);
   });
 
   it('serialises applies and refuses new ones after close', async () => {

@@ -189,4 +189,29 @@ describe('HAProxy Runtime API with a real HAProxy', () => {
       await fallbackDriver.close();
     }
   }, 60_000);
+
+  it('grows a full slot block with dynamic servers, and a later reload keeps them', async () => {
+    await apply(snap('green', [inst('b1', 'blue', 1), inst('g1', 'green', 1)]));
+    const worker = await servingWorkerPid(adminSocket);
+    const reloadsBefore = await reloads();
+    const again = instance('web', 4, 'green', { address: '127.0.0.1', port: backends.g1!.port, id: 'web-g1-again' });
+    const grown = [
+      inst('b1', 'blue', 1),
+      inst('g1', 'green', 1),
+      inst('g2', 'green', 2),
+      inst('g3', 'green', 3),
+      again,
+    ];
+    // 4 green instances need a second block of 4 slots: green_5…green_8 in both backends.
+    expect((await apply(snap('green', grown))).action).toBe('runtime');
+    expect(logText).toContain('add server web_live/green_8');
+    expect(await servingWorkerPid(adminSocket)).toBe(worker);
+    expect(await reloads()).toBe(reloadsBefore);
+    expect(Object.keys(await sample(16)).sort()).toEqual(['g1', 'g2', 'g3']);
+    // A structural change reloads from the installed file, which lists the added servers.
+    expect((await apply(snap('green', grown, undefined, true))).action).toBe('reloaded');
+    expect(await servingWorkerPid(adminSocket)).not.toBe(worker);
+    expect(Object.keys(await sample(16)).sort()).toEqual(['g1', 'g2', 'g3']);
+    expect(readFileSync(configPath, 'utf8')).toContain('server green_8 0.0.0.0:0 disabled weight 0');
+  }, 60_000);
 });

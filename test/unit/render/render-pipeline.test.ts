@@ -38,6 +38,13 @@ class FakeDriver implements ProxyDriver {
   hold = false;
   private release: (() => void) | undefined;
   private last = '';
+  /** Configs the fake "Runtime API" takes without a reload; undefined: a driver without one. */
+  runtimeTakes: ((config: string) => boolean) | undefined;
+
+  get appliesWithoutReload(): ((config: string) => boolean) | undefined {
+    const takes = this.runtimeTakes;
+    return takes ? (config) => config !== this.last && takes(config) : undefined;
+  }
 
   async apply(input: ApplyInput): Promise<ApplyOutcome> {
     this.applied.push(input);
@@ -278,5 +285,38 @@ describe('RenderPipeline', () => {
     pipeline.update(snap(3));
     await clock.advance(5000);
     expect(driver.applied.map((a) => a.config)).toEqual(['servers 1']);
+  });
+
+  it('applies a change the driver takes without a reload at once, and coalesces the ones that need one', async () => {
+    const { clock, driver, pipeline } = setup();
+    driver.runtimeTakes = (config) => config !== 'servers 5';
+    pipeline.update(snap(2, 'blue'));
+    await clock.advance(200);
+    expect(driver.applied.map((a) => a.config)).toEqual(['servers 2']);
+    pipeline.update(snap(3, 'blue'));
+    await flushPromises();
+    expect(driver.applied.map((a) => a.config)).toEqual(['servers 2', 'servers 3']);
+    // Needs a reload: waits for min of quiet, as before.
+    pipeline.update(snap(5, 'blue'));
+    await clock.advance(99);
+    expect(driver.applied).toHaveLength(2);
+    await clock.advance(1);
+    expect(driver.applied.map((a) => a.config)).toEqual(['servers 2', 'servers 3', 'servers 5']);
+  });
+
+  it('applies a switch, rollback or canary step at once even when it needs a reload', async () => {
+    const { clock, driver, pipeline } = setup();
+    pipeline.update(snap(2, 'blue'));
+    await clock.advance(200);
+    expect(driver.applied).toHaveLength(1);
+    pipeline.update(snap(2, 'green'));
+    await flushPromises();
+    expect(driver.applied.map((a) => a.snapshot.services[0]!.live)).toEqual(['blue', 'green']);
+    // A plain instance change still waits.
+    pipeline.update(snap(3, 'green'));
+    await flushPromises();
+    expect(driver.applied).toHaveLength(2);
+    await clock.advance(100);
+    expect(driver.applied).toHaveLength(3);
   });
 });

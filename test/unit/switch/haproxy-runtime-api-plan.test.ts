@@ -59,6 +59,7 @@ describe('Runtime API planner', () => {
         'set server web_live/green_2 addr 10.0.0.3 port 8081',
         'set weight web_live/green_2 256',
         'set server web_live/green_2 state ready',
+        'set server web_live/green_2 health up',
       ],
     });
   });
@@ -70,6 +71,8 @@ describe('Runtime API planner', () => {
       kind: 'runtime',
       commands: [
         'set server web_live/green_1 addr 10.0.0.4 port 8080',
+        // The slot keeps HAProxy's health state of its old instance unless told otherwise.
+        'set server web_live/green_1 health up',
         'set weight web_live/green_2 0',
         'set server web_live/green_2 state maint',
       ],
@@ -90,13 +93,35 @@ describe('Runtime API planner', () => {
     });
   });
 
-  it('needs a reload when slots are added, a line outside servers changes, or a server has a host name', () => {
+  it('adds the slots of a growing block as dynamic servers, with the default-server settings', () => {
+    const before = config([`blue_1 10.0.0.1:8080 weight 256`, `blue_2 10.0.0.2:8080 weight 256`]);
+    const after = config([
+      `blue_1 10.0.0.1:8080 weight 256`,
+      `blue_2 10.0.0.2:8080 weight 256`,
+      `blue_3 10.0.0.3:8080 weight 256`,
+      `blue_4 ${SPARE}`,
+    ]);
+    expect(planRuntime(before, after)).toMatchObject({
+      kind: 'runtime',
+      changed: 2,
+      commands: [
+        'add server web_live/blue_3 0.0.0.0:0 weight 0 disabled check inter 2s fall 2 rise 2',
+        'enable health web_live/blue_3',
+        'set server web_live/blue_3 addr 10.0.0.3 port 8080',
+        'set weight web_live/blue_3 256',
+        'set server web_live/blue_3 state ready',
+        'set server web_live/blue_3 health up',
+        'add server web_live/blue_4 0.0.0.0:0 weight 0 disabled check inter 2s fall 2 rise 2',
+        'enable health web_live/blue_4',
+      ],
+    });
+  });
+
+  it('needs a reload when a slot goes, a line outside servers changes, or a server has a host name', () => {
     const base = config([`blue_1 10.0.0.1:8080 weight 256`, `blue_2 ${SPARE}`]);
-    expect(
-      planRuntime(base, config([`blue_1 10.0.0.1:8080 weight 256`, `blue_2 ${SPARE}`, `blue_3 ${SPARE}`])),
-    ).toMatchObject({
+    expect(planRuntime(base, config([`blue_1 10.0.0.1:8080 weight 256`]))).toMatchObject({
       kind: 'structural',
-      why: expect.stringContaining('beyond server addresses and weights'),
+      why: 'server web_live/blue_2 is no longer in the config',
     });
     expect(
       planRuntime(base, config([`blue_1 10.0.0.1:8080 weight 256`, `blue_2 ${SPARE}`], [], '    timeout client 5s')),
@@ -123,6 +148,21 @@ describe('Runtime API planner', () => {
     expect(planRuntime(before, after)).toMatchObject({
       commands: [
         'set server web_live/blue_2 addr fd00::2 port 8080',
+        'set weight web_live/blue_2 256',
+        'set server web_live/blue_2 state ready',
+        'set server web_live/blue_2 health up',
+      ],
+    });
+  });
+
+  it('leaves the health state alone where HAProxy does not check', () => {
+    const unchecked = (servers: string[]) => config(servers).replace('default-server check', 'default-server');
+    const before = unchecked([`blue_1 10.0.0.1:8080 weight 256`, `blue_2 ${SPARE}`]);
+    const after = unchecked([`blue_1 10.0.0.3:8080 weight 256`, `blue_2 10.0.0.2:8080 weight 256`]);
+    expect(planRuntime(before, after)).toMatchObject({
+      commands: [
+        'set server web_live/blue_1 addr 10.0.0.3 port 8080',
+        'set server web_live/blue_2 addr 10.0.0.2 port 8080',
         'set weight web_live/blue_2 256',
         'set server web_live/blue_2 state ready',
       ],

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { ReloadError } from '../../../src/errors.js';
-import { silentLogger } from '../../../src/log/logger.js';
+import { PassThrough } from 'node:stream';
+import { createLogger, silentLogger } from '../../../src/log/logger.js';
 import { HaproxyRuntimeApi } from '../../../src/proxy/haproxy-runtime-api.js';
 
 const cfg = (blueW: number, greenW: number) => `backend web_live
@@ -53,8 +54,27 @@ describe('HaproxyRuntimeApi', () => {
 
   it('declines a structural change without sending anything', async () => {
     const { runtime, sent } = api({});
-    const candidate = cfg(0, 256) + '    server green_2 0.0.0.0:0 disabled weight 0\n';
+    const candidate = cfg(0, 256).replace('balance roundrobin', 'balance leastconn');
+    expect(runtime.handles({ installed: cfg(256, 0), candidate, quiet: true })).toBe(false);
     await expect(runtime.tryApply({ installed: cfg(256, 0), candidate })).resolves.toBe(false);
     expect(sent).toEqual([]);
+  });
+
+  it('declines without a socket, saying so once and only when asked to explain', async () => {
+    const stream = new PassThrough();
+    const lines: string[] = [];
+    stream.on('data', (b: Buffer) => lines.push(...b.toString().trim().split('\n')));
+    const runtime = new HaproxyRuntimeApi({
+      socketPath: '/nonexistent/admin.sock',
+      logger: createLogger({ stream, json: true, level: 'debug' }),
+    });
+    const change = { installed: cfg(256, 0), candidate: cfg(0, 256) };
+    expect(runtime.handles({ ...change, quiet: true })).toBe(false);
+    await new Promise((r) => setImmediate(r));
+    expect(lines).toEqual([]);
+    await expect(runtime.tryApply(change)).resolves.toBe(false);
+    await expect(runtime.tryApply(change)).resolves.toBe(false);
+    await new Promise((r) => setImmediate(r));
+    expect(lines.filter((l) => l.includes('/nonexistent/admin.sock does not exist'))).toHaveLength(1);
   });
 });
