@@ -10,6 +10,7 @@ import type { Snapshot } from '../snapshot/snapshot.js';
 import { liveChanges } from '../switch/live-changes.js';
 import { systemClock, type Clock, type TimerHandle } from '../watch/clock.js';
 import { Quiescence } from '../watch/quiescence.js';
+import type { ApplyRecord } from './render-health.js';
 import type { TemplateRenderer } from './template-renderer.js';
 
 /** Tells the cluster which config this host serves (the KV renderer report), after each apply. */
@@ -65,6 +66,7 @@ export class RenderPipeline implements Lifecycle {
   private applied: Snapshot | undefined;
   private firstUnappliedAt: number | undefined;
   private failing = false;
+  private readonly record: ApplyRecord = { lastSuccessAt: undefined, consecutiveFailures: 0, lastError: undefined };
   private readonly reasons = new Set<string>();
   private retryTimer: TimerHandle | undefined;
   private reportPending = false;
@@ -79,6 +81,11 @@ export class RenderPipeline implements Lifecycle {
   /** The snapshot the proxy serves now (last successful apply). */
   get servedSnapshot(): Snapshot | undefined {
     return this.applied;
+  }
+
+  /** Successes and failures of applies so far, for /healthz (render-health.ts). */
+  applyRecord(): ApplyRecord {
+    return { ...this.record };
   }
 
   start(): Promise<void> {
@@ -169,6 +176,7 @@ export class RenderPipeline implements Lifecycle {
       this.failing = true;
       this.keepSeenAt(seenAt);
       const what = err instanceof TemplateError ? 'the template failed' : 'rendering failed';
+      this.recordFailure(`${what}: ${templateReason(err)}`);
       this.log.error(
         `${what}, so the ${kind} config was not changed and the last good one keeps serving: ${templateReason(err)}`,
         {
@@ -186,6 +194,7 @@ export class RenderPipeline implements Lifecycle {
       metrics?.renders.inc({ outcome: 'error' });
       this.failing = true;
       this.keepSeenAt(seenAt);
+      this.recordFailure(errorMessage(err).split('\n')[0]!);
       this.logApplyError(err, why);
       this.scheduleRetry();
       return;
@@ -197,6 +206,7 @@ export class RenderPipeline implements Lifecycle {
     this.clock.clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     const now = this.clock.now();
+    Object.assign(this.record, { lastSuccessAt: now, consecutiveFailures: 0, lastError: undefined });
     metrics?.renders.inc({ outcome: outcome.action === 'unchanged' ? 'unchanged' : 'changed' });
     metrics?.lastApplySuccess.set(now / 1000);
     if (outcome.action !== 'unchanged' && seenAt !== undefined)
@@ -208,6 +218,11 @@ export class RenderPipeline implements Lifecycle {
     });
     this.reportPending = true;
     await this.writeReportIfPending(snapshot);
+  }
+
+  private recordFailure(reason: string): void {
+    this.record.consecutiveFailures += 1;
+    this.record.lastError = reason;
   }
 
   /** A failed apply still owes the change seen at `seenAt`: the latency is measured from it. */

@@ -1,7 +1,9 @@
 import path from 'node:path';
 import type { ConsulClient } from '../consul/consul-client.js';
+import { ConsulLiveness } from '../consul/consul-liveness.js';
 import type { DockerClient } from '../docker/docker-client.js';
 import { ConfigError } from '../errors.js';
+import type { HealthReporter, PartHealth } from '../http/health.js';
 import type { Metrics } from '../http/metrics.js';
 import { once, type Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../log/logger.js';
@@ -20,6 +22,7 @@ import {
   defaultTemplatePath,
   type RenderOptions,
 } from './render-options.js';
+import { renderHealth } from './render-health.js';
 import { RenderPipeline } from './render-pipeline.js';
 import { TemplateWatcher } from './template-watcher.js';
 import { KvRendererReporter } from './renderer-report-writer.js';
@@ -115,14 +118,16 @@ export interface RenderRoleDeps extends DriverDeps {
  * Starts the driver first (it checks the config folder) and the watch last; closes in reverse, so
  * no snapshot arrives at a closed pipeline and an apply in flight finishes before the driver closes.
  */
-export class RenderRole implements Lifecycle {
+export class RenderRole implements Lifecycle, HealthReporter {
   readonly settings: RenderSettings;
   readonly renderer: EtaTemplateRenderer;
   readonly driver: ProxyDriver;
   readonly pipeline: RenderPipeline;
   readonly watcher: CatalogWatcher;
   readonly templateWatcher: TemplateWatcher;
+  readonly liveness: ConsulLiveness;
   private readonly log: Logger;
+  private startedAt: number | undefined;
 
   constructor(o: RenderOptions, deps: RenderRoleDeps) {
     this.log = deps.logger.child({ component: 'render' });
@@ -153,6 +158,8 @@ export class RenderRole implements Lifecycle {
       restartGraceMs: o.restartGrace,
       onSnapshot: (snapshot, seenAt) => this.pipeline.update(snapshot, seenAt),
     });
+    // A blocking query cannot tell a hung Consul from a quiet one; this short probe can.
+    this.liveness = new ConsulLiveness({ probe: (signal) => deps.consul.catalogServices({ signal }) });
     // The watcher recompiles the edited template itself (keeping the last good one on failure).
     this.templateWatcher = new TemplateWatcher({
       template: this.renderer,
@@ -174,7 +181,20 @@ export class RenderRole implements Lifecycle {
     this.pipeline.templateChanged();
   }
 
+  /** For /healthz: Consul unreachable, no config applied yet, or the last applies failed (render-health.ts). */
+  health(): PartHealth {
+    const now = Date.now();
+    return renderHealth({
+      now,
+      startedAt: this.startedAt ?? now,
+      consul: this.liveness.state(),
+      watchProblem: this.watcher.problem(),
+      applies: this.pipeline.applyRecord(),
+    });
+  }
+
   async start(): Promise<void> {
+    this.startedAt = Date.now();
     try {
       await this.driver.start();
     } catch (err) {
@@ -184,6 +204,7 @@ export class RenderRole implements Lifecycle {
       );
     }
     await this.pipeline.start();
+    await this.liveness.start();
     await this.watcher.start();
     await this.templateWatcher.start();
     this.log.info(
@@ -194,6 +215,7 @@ export class RenderRole implements Lifecycle {
   readonly close = once(async (): Promise<void> => {
     await this.templateWatcher.close();
     await this.watcher.close();
+    await this.liveness.close();
     await this.pipeline.close();
     await this.driver.close();
   });

@@ -70,6 +70,7 @@ export class CatalogWatcher implements Lifecycle {
   private pendingSince: number | undefined;
   private evaluateQueued = false;
   private degradedSince: number | undefined;
+  private lastWatchError: string | undefined;
   private graceUntil = 0;
   private graceTimer: TimerHandle | undefined;
   private holdLogged = false;
@@ -79,6 +80,15 @@ export class CatalogWatcher implements Lifecycle {
   constructor(private readonly options: CatalogWatcherOptions) {
     this.log = options.logger.child({ component: 'watch' });
     this.clock = options.clock ?? systemClock;
+  }
+
+  /**
+   * Since when some watch has not answered after a failure or an index reset, and the last failure:
+   * undefined while every watch is current.
+   */
+  problem(): { since: number; message: string } | undefined {
+    if (this.degradedSince === undefined) return undefined;
+    return { since: this.degradedSince, message: this.lastWatchError ?? 'waiting for every watch to answer again' };
   }
 
   /** The last snapshot emitted, if any. */
@@ -194,6 +204,7 @@ export class CatalogWatcher implements Lifecycle {
           watch.answered = false;
           this.options.metrics?.watchErrors.inc({ watch: kind });
           const why = `Consul query for ${what} failed (${errorMessage(err)}); retrying in ${formatMs(retryInMs)}`;
+          this.lastWatchError = `query for ${what} failed: ${errorMessage(err)}`;
           if (this.degradedSince === undefined) {
             this.degradedSince = this.clock.now();
             this.log.warn(`${why}. Keeping the last snapshot until Consul answers every watch again`, {
@@ -236,6 +247,7 @@ export class CatalogWatcher implements Lifecycle {
         `Consul answers every watch again after ${formatMs(now - this.degradedSince)}; rendering from the fresh catalog`,
       );
       this.degradedSince = undefined;
+      this.lastWatchError = undefined;
       const grace = this.options.restartGraceMs ?? DEFAULT_RESTART_GRACE_MS;
       if (this.last && grace > 0) {
         this.graceUntil = now + grace;

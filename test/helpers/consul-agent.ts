@@ -82,11 +82,20 @@ export class TestConsulAgent {
     );
   }
 
+  /** Sends a signal to the agent process: SIGSTOP makes it hang (Consul unreachable without iptables), SIGCONT resumes it. */
+  signal(signal: NodeJS.Signals): void {
+    if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null)
+      throw new Error(`the consul agent on ${this.address} is not running`);
+    this.child.kill(signal);
+  }
+
   /** Stops the agent process (SIGTERM, then SIGKILL after 5 s). */
   async stopProcess(): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    // A stopped (SIGSTOPped) agent would hold its SIGTERM until the SIGKILL.
+    child.kill('SIGCONT');
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
     await exited;
