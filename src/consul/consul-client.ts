@@ -1,10 +1,13 @@
+import type { CheckStatus } from '../domain/check-status.js';
+
 /**
  * The one interface Switchyard uses to talk to Consul. The registrar uses the agent half, the
  * watcher and the switch commands use the catalog, health and KV half. A unit test fakes this
  * interface; integration tests run the real adapter against a real agent.
  */
 
-export type CheckStatus = 'passing' | 'warning' | 'critical';
+/** Re-exported: the status type is part of this interface's contract (its home is domain/). */
+export type { CheckStatus };
 
 /** A check attached to a service registration. Exactly one of http, tcp or ttl is set. */
 export interface ServiceCheck {
@@ -93,6 +96,8 @@ export interface ConsulClient {
   agentServices(): Promise<AgentService[]>;
   updateTtlCheck(checkId: string, status: CheckStatus, output: string): Promise<void>;
   setServiceMaintenance(serviceId: string, enable: boolean, reason: string): Promise<void>;
+  /** Services of this agent in maintenance: service ID → the reason given (GET /v1/agent/checks). */
+  agentMaintenance(): Promise<Map<string, string>>;
 
   /** GET /v1/catalog/services: service name → tags. */
   catalogServices(options?: BlockingOptions): Promise<Indexed<Record<string, string[]>>>;

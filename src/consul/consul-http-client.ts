@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import Consul from 'consul';
 import { ClosedError, ConsulError } from '../errors.js';
+import { DEFAULT_CONSUL_WAIT_MS, MAX_CONSUL_WAIT_MS } from './blocking-query.js';
 import type {
   AgentService,
   BlockingOptions,
@@ -49,6 +50,8 @@ export function parseConsulAddress(address: string): { host: string; port: numbe
   return { host: url.hostname.replace(/^\[|\]$/g, ''), port, secure };
 }
 
+/** The ID prefix of the check Consul adds to a service in maintenance. */
+const SERVICE_MAINTENANCE_CHECK = '_service_maintenance:';
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v ?? 0) || 0);
 const strArray = (v: unknown): string[] =>
@@ -160,6 +163,18 @@ export class ConsulHttpClient implements ConsulClient {
     );
   }
 
+  async agentMaintenance(): Promise<Map<string, string>> {
+    const [, body] = (await this.call('list agent checks', (ctx) =>
+      this.consul.agent.check.list({ ctx } as never),
+    )) as [unknown, Record<string, Json> | undefined];
+    const out = new Map<string, string>();
+    // Consul keeps a service's maintenance as a check of its own, with the reason in its Notes.
+    for (const c of Object.values(body ?? {}))
+      if (str(c.CheckID).startsWith(SERVICE_MAINTENANCE_CHECK) && str(c.ServiceID))
+        out.set(str(c.ServiceID), str(c.Notes));
+    return out;
+  }
+
   async catalogServices(options: BlockingOptions = {}): Promise<Indexed<Record<string, string[]>>> {
     const [res, body] = (await this.call(
       'catalog services',
@@ -254,7 +269,7 @@ export class ConsulHttpClient implements ConsulClient {
   private blocking(options: BlockingOptions): Record<string, unknown> {
     // An index below 1 is never sent as "seen": Consul would answer at once, forever (a busy loop).
     if (options.index !== undefined && options.index >= 1) {
-      const waitMs = Math.min(options.waitMs ?? 300_000, 600_000);
+      const waitMs = Math.min(options.waitMs ?? DEFAULT_CONSUL_WAIT_MS, MAX_CONSUL_WAIT_MS);
       // Consul adds up to wait/16 of jitter; leave room for it before our own timeout fires.
       return {
         index: String(options.index),

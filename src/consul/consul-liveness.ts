@@ -1,6 +1,6 @@
 import { errorMessage } from '../errors.js';
 import { once, type Lifecycle } from '../lifecycle.js';
-import { systemClock, type Clock, type TimerHandle } from '../watch/clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../time/clock.js';
 
 /**
  * Whether Consul answers at all, for /healthz. The watches alone cannot tell: a blocking query to

@@ -1,7 +1,7 @@
 import type { CheckStatus, ServiceCheck, ServiceRegistration } from '../consul/consul-client.js';
 import type { ContainerHealth, ContainerInfo, PortBinding } from '../docker/docker-client.js';
 import { LabelError } from '../errors.js';
-import { COLOR_PATTERN } from '../switch/state.js';
+import { COLOR_PATTERN } from '../domain/color.js';
 import {
   DOCKER_HEALTH_CHECK_SUFFIX,
   META_COLOR,
@@ -134,7 +134,8 @@ function dnsSafe(name: string): string {
 
 const OFF = new Set(['', 'false', '0', 'no', 'off']);
 
-function healthStatus(h: ContainerHealth): CheckStatus {
+/** A Docker HEALTHCHECK status as the Consul check status it becomes ('starting' keeps it out of rotation). */
+export function healthStatus(h: ContainerHealth): CheckStatus {
   return h === 'healthy' ? 'passing' : 'critical';
 }
 

@@ -1,5 +1,5 @@
 import type { ConsulReachability } from '../consul/consul-liveness.js';
-import { formatMs } from '../config/values.js';
+import { formatMs } from '../time/duration.js';
 import type { PartHealth } from '../http/health.js';
 
 /**

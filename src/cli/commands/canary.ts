@@ -1,6 +1,5 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { durationParser, intParser } from '../../config/values.js';
-import { parseSteps } from '../../switch/decisions.js';
+import { Command, Option } from 'commander';
+import { durationParser, intParser, parseSteps } from '../values.js';
 import { addCommonOptions } from '../common-options.js';
 import {
   addChangeOptions,
@@ -16,14 +15,6 @@ interface CanaryOptions extends ChangeCommandOptions {
   interval: number;
 }
 
-function stepsParser(value: string): number[] {
-  try {
-    return parseSteps(value);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
-}
-
 export function canaryCommand(): Command {
   const cmd = new Command('canary')
     .description(
@@ -34,7 +25,7 @@ export function canaryCommand(): Command {
     .argument('<color>', 'the canary color', parseColor)
     .argument('[percent]', 'share of traffic for <color>, 0-100 (not with --steps)', intParser(0, 100));
   addChangeOptions(addCommonOptions(cmd))
-    .addOption(new Option('--steps <list>', 'ramp through these percentages, e.g. 5,25,50,100').argParser(stepsParser))
+    .addOption(new Option('--steps <list>', 'ramp through these percentages, e.g. 5,25,50,100').argParser(parseSteps))
     .addOption(
       new Option('--interval <duration>', 'time between ramp steps, watching the canary’s health')
         .env('SWITCHYARD_CANARY_INTERVAL')

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { ConsulLiveness } from '../../../src/consul/consul-liveness.js';
-import { FakeClock } from '../watch/fake-clock.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 
 /** A probe the test answers: ok, refused, or hanging until aborted (a SIGSTOPped agent). */
 class Probe {

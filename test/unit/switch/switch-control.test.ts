@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { ConfigError, StateConflictError, SwitchRefusedError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import { CanaryAbortedError, SwitchControl } from '../../../src/switch/switch-control.js';
-import { HISTORY_LIMIT, historyKey, rendererKey, stateKey } from '../../../src/switch/state.js';
+import { HISTORY_LIMIT, historyKey, rendererKey, stateKey } from '../../../src/domain/service-state.js';
 import { FakeConsul, instance } from '../../helpers/fake-consul.js';
 
 const opts = { minPassing: 1, force: false, by: 'alice@ops1' };
@@ -130,6 +130,21 @@ describe('SwitchControl against a Consul KV with check-and-set', () => {
         consul.putKv(stateKey('switchyard', 'app'), JSON.stringify({ live: 'blue', updatedBy: 'bob@ops2' }));
     });
     await expect(ramp).rejects.toThrow('changed by someone else during the canary');
+    expect(state()).toEqual({ live: 'blue', updatedBy: 'bob@ops2' });
+  });
+
+  it('stops a ramp when another writer lands right after one of its steps: it builds only on its own write', async () => {
+    const { consul, control, state } = setup();
+    let historyPuts = 0;
+    consul.beforePut = (key) => {
+      // The first step's state is written; before its history entry, bob puts blue back.
+      if (key.endsWith('/history') && historyPuts++ === 0)
+        consul.putKv(stateKey('switchyard', 'app'), JSON.stringify({ live: 'blue', updatedBy: 'bob@ops2' }));
+    };
+    const steps: number[] = [];
+    const ramp = control.ramp('app', 'green', [25, 50, 100], 5, opts, undefined, (_, step) => steps.push(step));
+    await expect(ramp).rejects.toThrow('changed by someone else during the canary');
+    expect(steps).toEqual([25]);
     expect(state()).toEqual({ live: 'blue', updatedBy: 'bob@ops2' });
   });
 
