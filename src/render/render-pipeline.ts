@@ -11,6 +11,7 @@ import { liveChanges } from '../switch/live-changes.js';
 import { systemClock, type Clock, type TimerHandle } from '../time/clock.js';
 import { Quiescence, type WaitRange } from '../watch/quiescence.js';
 import type { ApplyRecord } from './render-health.js';
+import { templateErrorText } from './template-error.js';
 import type { TemplateRenderer } from './template-renderer.js';
 
 /** Tells the cluster which config this host serves (the KV renderer report), after each apply. */
@@ -36,11 +37,6 @@ export interface RenderPipelineOptions {
 /** See DEFAULT_WAIT_TEXT in render-options.ts for why. */
 export const DEFAULT_WAIT: WaitRange = { minMs: 250, maxMs: 1000 };
 export const DEFAULT_RETRY_DELAY_MS = 5_000;
-
-/** A TemplateError's own message already says file, line and why; its cause (eta's) repeats the compiled source. */
-function templateReason(err: unknown): string {
-  return err instanceof TemplateError ? err.message.split('\n')[0]! : errorMessage(err);
-}
 
 const ACTION_TEXT: Record<ApplyOutcome['action'], string> = {
   reloaded: 'installed and reloaded',
@@ -171,9 +167,9 @@ export class RenderPipeline implements Lifecycle {
       this.failing = true;
       this.keepSeenAt(seenAt);
       const what = err instanceof TemplateError ? 'the template failed' : 'rendering failed';
-      this.recordFailure(`${what}: ${templateReason(err)}`);
+      this.recordFailure(`${what}: ${templateErrorText(err)}`);
       this.log.error(
-        `${what}, so the ${kind} config was not changed and the last good one keeps serving: ${templateReason(err)}`,
+        `${what}, so the ${kind} config was not changed and the last good one keeps serving: ${templateErrorText(err)}`,
         {
           changes: why,
         },
