@@ -51,5 +51,5 @@ describe('fault soak (short)', () => {
     expect(report.requests.ok).toBeGreaterThan(1_000);
     expect(Object.values(report.churn).reduce((a, b) => a + b, 0)).toBeGreaterThan(50);
     expect(report.configsChecked).toBeGreaterThan(5);
-  }, 420_000);
+  }, 600_000);
 });
