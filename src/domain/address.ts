@@ -21,10 +21,19 @@ export function validAddress(raw: unknown): ValidAddress | undefined {
   if (typeof raw !== 'string' || raw.length === 0 || raw.length > 253) return undefined;
   const bare = raw.startsWith('[') && raw.endsWith(']') ? raw.slice(1, -1) : raw;
   if (isIPv4(bare)) return { address: bare, kind: 'ipv4' };
-  if (isIPv6(bare) && !bare.includes('%')) return { address: bare.toLowerCase(), kind: 'ipv6' };
+  if (isIPv6(bare) && !bare.includes('%')) return { address: canonicalIpv6(bare), kind: 'ipv6' };
   const lower = raw.toLowerCase();
   if (HOSTNAME.test(lower)) return { address: lower, kind: 'hostname' };
   return undefined;
+}
+
+/**
+ * RFC 5952 text: lowercase, no leading zeros, `::` only for the longest run of two or more zero
+ * groups. Node accepts `1:2:3:4:5:6:7::` (`::` for a single group), which nginx refuses as "invalid
+ * IPv6 address in upstream" and so fails the whole config; the canonical form is accepted by both.
+ */
+function canonicalIpv6(address: string): string {
+  return new URL(`http://[${address}]/`).hostname.slice(1, -1);
 }
 
 /** A name usable as an HTTP Host to route on: a DNS hostname, lowercase. */

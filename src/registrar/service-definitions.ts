@@ -82,7 +82,8 @@ export function collectMetadata(info: Pick<ContainerInfo, 'labels' | 'env'>): Me
     if (!k.startsWith('SERVICE_') || k.length === 'SERVICE_'.length) return;
     const key = k.slice('SERVICE_'.length).toLowerCase();
     values.set(key, v);
-    sources.set(key, `${from} ${k}`);
+    // Label keys may hold anything, newlines included: the name goes into one-line errors.
+    sources.set(key, `${from} ${escaped(k)}`);
   };
   for (const [k, v] of Object.entries(info.env)) add('env', k, v);
   // Labels are applied last so they win, as in Registrator.
@@ -317,7 +318,7 @@ export function serviceDefinitions(info: ContainerInfo, opts: DefinitionOptions)
       if (!META_KEY.test(key) || key.startsWith('consul-'))
         throw new LabelError(
           src(key),
-          `${src(key)}: "${key}" cannot be a Consul Meta key (letters, digits, _ and -, at most 128)`,
+          `${src(key)}: "${escaped(key)}" cannot be a Consul Meta key (letters, digits, _ and -, at most 128)`,
         );
       if (value.length > MAX_META_VALUE)
         throw new LabelError(src(key), `${src(key)} is longer than ${MAX_META_VALUE} characters`);

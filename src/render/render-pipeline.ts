@@ -10,6 +10,7 @@ import type { Snapshot } from '../snapshot/snapshot.js';
 import { liveChanges } from '../switch/live-changes.js';
 import { systemClock, type Clock, type TimerHandle } from '../time/clock.js';
 import { Quiescence, type WaitRange } from '../watch/quiescence.js';
+import type { ApplyRecord } from './render-health.js';
 import { templateErrorText } from './template-error.js';
 import type { TemplateRenderer } from './template-renderer.js';
 
@@ -63,6 +64,7 @@ export class RenderPipeline implements Lifecycle {
   private applied: Snapshot | undefined;
   private firstUnappliedAt: number | undefined;
   private failing = false;
+  private readonly record: ApplyRecord = { lastSuccessAt: undefined, consecutiveFailures: 0, lastError: undefined };
   private readonly reasons = new Set<string>();
   private retryTimer: TimerHandle | undefined;
   private reportPending = false;
@@ -74,6 +76,11 @@ export class RenderPipeline implements Lifecycle {
     this.log = options.logger.child({ component: 'render' });
     this.clock = options.clock ?? systemClock;
     this.quiet = new Quiescence(options.wait, this.clock, () => this.enqueue());
+  }
+
+  /** Successes and failures of applies so far, for /healthz (render-health.ts). */
+  applyRecord(): ApplyRecord {
+    return { ...this.record };
   }
 
   start(): Promise<void> {
@@ -187,6 +194,7 @@ export class RenderPipeline implements Lifecycle {
       this.failing = true;
       this.keepSeenAt(seenAt);
       const what = err instanceof TemplateError ? 'the template failed' : 'rendering failed';
+      this.recordFailure(`${what}: ${templateErrorText(err)}`);
       this.log.error(
         `${what}, so the ${kind} config was not changed and the last good one keeps serving: ${templateErrorText(err)}`,
         {
@@ -204,6 +212,7 @@ export class RenderPipeline implements Lifecycle {
       metrics?.renders.inc({ outcome: 'error' });
       this.failing = true;
       this.keepSeenAt(seenAt);
+      this.recordFailure(errorMessage(err).split('\n')[0]!);
       this.logApplyError(err, why);
       this.scheduleRetry();
       return;
@@ -215,6 +224,7 @@ export class RenderPipeline implements Lifecycle {
     this.clock.clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     const now = this.clock.now();
+    Object.assign(this.record, { lastSuccessAt: now, consecutiveFailures: 0, lastError: undefined });
     metrics?.renders.inc({ outcome: outcome.action === 'unchanged' ? 'unchanged' : 'changed' });
     metrics?.lastApplySuccess.set(now / 1000);
     if (outcome.action !== 'unchanged' && seenAt !== undefined)
@@ -226,6 +236,11 @@ export class RenderPipeline implements Lifecycle {
     });
     this.reportPending = true;
     await this.writeReportIfPending(snapshot);
+  }
+
+  private recordFailure(reason: string): void {
+    this.record.consecutiveFailures += 1;
+    this.record.lastError = reason;
   }
 
   /** A failed apply still owes the change seen at `seenAt`: the latency is measured from it. */

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import type { ConsulClient } from '../consul/consul-client.js';
+import { ConsulLiveness } from '../consul/consul-liveness.js';
 import { ConfigError, errorMessage } from '../errors.js';
+import type { HealthReporter, PartHealth } from '../http/health.js';
 import type { Metrics } from '../http/metrics.js';
 import { closeEach, once, type Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../log/logger.js';
@@ -9,6 +11,7 @@ import type { SnapshotRules } from '../snapshot/build-snapshot.js';
 import { CatalogWatcher } from '../watch/catalog-watcher.js';
 import { EtaTemplateRenderer } from './eta-template-renderer.js';
 import { DEFAULT_CONFIG_PATH, defaultTemplatePath, type RenderOptions } from './render-options.js';
+import { renderHealth } from './render-health.js';
 import { RenderPipeline } from './render-pipeline.js';
 import { TemplateWatcher } from './template-watcher.js';
 import { KvRendererReporter } from './renderer-report-writer.js';
@@ -60,14 +63,16 @@ export interface RenderRoleDeps {
  * Starts the driver first (it checks the config folder) and the watch last; closes in reverse, so
  * no snapshot arrives at a closed pipeline and an apply in flight finishes before the driver closes.
  */
-export class RenderRole implements Lifecycle {
+export class RenderRole implements Lifecycle, HealthReporter {
   readonly settings: RenderSettings;
   readonly renderer: EtaTemplateRenderer;
   readonly driver: ProxyDriver;
   readonly pipeline: RenderPipeline;
   readonly watcher: CatalogWatcher;
   readonly templateWatcher: TemplateWatcher;
+  readonly liveness: ConsulLiveness;
   private readonly log: Logger;
+  private startedAt: number | undefined;
 
   constructor(o: RenderOptions, settings: RenderSettings, deps: RenderRoleDeps) {
     this.log = deps.logger.child({ component: 'render' });
@@ -98,6 +103,8 @@ export class RenderRole implements Lifecycle {
       restartGraceMs: o.restartGrace,
       onSnapshot: (snapshot, seenAt) => this.pipeline.update(snapshot, seenAt),
     });
+    // A blocking query cannot tell a hung Consul from a quiet one; this short probe can.
+    this.liveness = new ConsulLiveness({ probe: (signal) => deps.consul.catalogServices({ signal }) });
     // The watcher recompiles the edited template itself (keeping the last good one on failure).
     this.templateWatcher = new TemplateWatcher({
       template: this.renderer,
@@ -106,7 +113,20 @@ export class RenderRole implements Lifecycle {
     });
   }
 
+  /** For /healthz: Consul unreachable, no config applied yet, or the last applies failed (render-health.ts). */
+  health(): PartHealth {
+    const now = Date.now();
+    return renderHealth({
+      now,
+      startedAt: this.startedAt ?? now,
+      consul: this.liveness.state(),
+      watchProblem: this.watcher.problem(),
+      applies: this.pipeline.applyRecord(),
+    });
+  }
+
   async start(): Promise<void> {
+    this.startedAt = Date.now();
     try {
       await this.driver.start();
     } catch (err) {
@@ -115,6 +135,7 @@ export class RenderRole implements Lifecycle {
       });
     }
     await this.pipeline.start();
+    await this.liveness.start();
     await this.watcher.start();
     await this.templateWatcher.start();
     this.log.info(
@@ -126,6 +147,7 @@ export class RenderRole implements Lifecycle {
     closeEach([
       ['the template watcher', () => this.templateWatcher.close()],
       ['the Consul watch', () => this.watcher.close()],
+      ['the Consul liveness probe', () => this.liveness.close()],
       ['the render pipeline', () => this.pipeline.close()],
       ['the proxy driver', () => this.driver.close()],
     ]),

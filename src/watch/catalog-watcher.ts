@@ -110,6 +110,7 @@ export class CatalogWatcher implements Lifecycle {
   private evaluateQueued = false;
   private planQueued = false;
   private degradedSince: number | undefined;
+  private lastWatchError: string | undefined;
   private graceUntil = 0;
   private graceTimer: TimerHandle | undefined;
   private holdLogged = false;
@@ -119,6 +120,15 @@ export class CatalogWatcher implements Lifecycle {
   constructor(private readonly options: CatalogWatcherOptions) {
     this.log = options.logger.child({ component: 'watch' });
     this.clock = options.clock ?? systemClock;
+  }
+
+  /**
+   * Since when some watch has not answered after a failure or an index reset, and the last failure:
+   * undefined while every watch is current.
+   */
+  problem(): { since: number; message: string } | undefined {
+    if (this.degradedSince === undefined) return undefined;
+    return { since: this.degradedSince, message: this.lastWatchError ?? 'waiting for every watch to answer again' };
   }
 
   /** The last snapshot emitted, if any. */
@@ -251,6 +261,7 @@ export class CatalogWatcher implements Lifecycle {
           if (!current()) return;
           watch.answered = false;
           this.options.metrics?.watchErrors.inc({ watch: kind });
+          this.lastWatchError = `query for ${what} failed: ${errorMessage(err)}`;
           this.degraded(`Consul query for ${what} failed (${errorMessage(err)}); retrying in ${formatMs(retryInMs)}`, {
             watch: kind,
             attempt,
@@ -447,6 +458,7 @@ export class CatalogWatcher implements Lifecycle {
         `Consul answers every watch again after ${formatMs(now - this.degradedSince)}; rendering from the fresh catalog`,
       );
       this.degradedSince = undefined;
+      this.lastWatchError = undefined;
       const grace = this.options.restartGraceMs ?? DEFAULT_RESTART_GRACE_MS;
       if (this.last && grace > 0) {
         this.graceUntil = now + grace;

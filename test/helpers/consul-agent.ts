@@ -89,9 +89,19 @@ export class TestConsulAgent {
     );
   }
 
+  /** Sends a signal to the agent process: SIGSTOP makes it hang (Consul unreachable without iptables), SIGCONT resumes it. */
+  signal(signal: NodeJS.Signals): void {
+    if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null)
+      throw new Error(`the consul agent on ${this.address} is not running`);
+    this.child.kill(signal);
+  }
+
   /** Stops the agent process (SIGTERM, then SIGKILL after 5 s). */
   async stopProcess(): Promise<void> {
-    if (this.child) await stopChild(this.child, 5_000);
+    if (!this.child) return;
+    // A stopped (SIGSTOPped) agent would hold its SIGTERM until the SIGKILL.
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGCONT');
+    await stopChild(this.child, 5_000);
   }
 
   /** Restarts on the same ports with every registration and KV entry lost. */

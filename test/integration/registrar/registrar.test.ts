@@ -1,4 +1,5 @@
 import { PassThrough } from 'node:stream';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConsulHttpClient } from '../../../src/consul/consul-http-client.js';
 import type { DockerClient, DockerEvent, EventStreamOptions } from '../../../src/docker/docker-client.js';
@@ -10,6 +11,9 @@ import { ConsulLiveColors } from '../../../src/switch/live-colors.js';
 import { formatStatus } from '../../../src/switch/status-format.js';
 import { SwitchControl } from '../../../src/switch/switch-control.js';
 import { requireDocker, testImage } from '../../helpers/components.js';
+import { serviceDefinitions } from '../../../src/registrar/service-definitions.js';
+import { LabelError } from '../../../src/errors.js';
+import { labels as fuzzLabels } from '../../fixtures/fuzz/arbitraries.js';
 import { TestConsulAgent } from '../../helpers/consul-agent.js';
 import { TestContainers } from '../../helpers/docker.js';
 import { waitFor } from '../../helpers/ports.js';
@@ -77,6 +81,8 @@ const lines: LogLine[] = [];
 let consul: ConsulHttpClient;
 let docker: CuttableDocker;
 let registrar: Registrar;
+let registrarOptions: RegistrarOptions;
+let inspector: DockerodeDockerClient;
 
 async function catalog(name: string): Promise<CatalogEntry[]> {
   return agent.get<CatalogEntry[]>(`/v1/catalog/service/${name}`);
@@ -100,6 +106,7 @@ beforeAll(async () => {
     for (const l of b.toString().split('\n')) if (l.trim()) lines.push(JSON.parse(l) as LogLine);
   });
   const logger = createLogger({ json: true, stream, level: 'debug' });
+  inspector = new DockerodeDockerClient({ logger });
   docker = new CuttableDocker(new DockerodeDockerClient({ logger }));
   const options: RegistrarOptions = {
     nodeId: NODE,
@@ -111,6 +118,7 @@ beforeAll(async () => {
     agentCheckMs: 500,
     deregisterOnExit: false,
   };
+  registrarOptions = options;
   registrar = new Registrar(
     {
       docker,
@@ -127,6 +135,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await registrar?.close();
+  await inspector?.close();
   await consul?.close();
   await containers.removeAll();
   await agent?.stop();
@@ -329,6 +338,77 @@ describe('registrar against real dockerd and Consul', () => {
     expect(warning.message).toContain('SERVICE_NAME="web;server evil" is not a valid service name');
     expect((await ownedIds()).some((i) => i.includes(bad))).toBe(false);
   }, 60_000);
+
+  it('fuzzed labels on real containers: each is registered or skipped with one warning naming it; the registrar keeps going', async () => {
+    const seed = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Date.now() % 2 ** 31;
+    // What `docker run -l k=v` can carry: no NUL; a key without `=` or whitespace, not empty.
+    const usable = fuzzLabels.map((l) =>
+      Object.fromEntries(
+        Object.entries(l)
+          .map(([k, v]) => [k === 'color' ? COLOR : k, v] as const)
+          .filter(([k, v]) => k !== '' && !/[\s=\0]/u.test(k) && !v.includes('\0')),
+      ),
+    );
+    const samples = fc.sample(usable, { numRuns: 12, seed });
+    const made: Array<{ name: string; id: string }> = [];
+    for (const [i, l] of samples.entries()) {
+      const name = `sy-reg-fuzz-${process.pid}-${i}`;
+      const args = ['--name', name, '-p', '127.0.0.1::8080'];
+      for (const [k, v] of Object.entries({ [COLOR]: 'blue', ...l })) args.push('-l', `${k}=${v}`);
+      made.push({ name, id: await containers.run(args) });
+    }
+    const good = `sy-reg-fuzz-good-${process.pid}`;
+    await containers.run([
+      '--name',
+      good,
+      '-l',
+      `${COLOR}=green`,
+      '-l',
+      'SERVICE_NAME=fuzzgood',
+      '-p',
+      '127.0.0.1::8080',
+    ]);
+    await waitFor(
+      'the registrar to reach the container started after the fuzzed ones',
+      async () => (await catalog('fuzzgood')).length === 1,
+      30_000,
+    );
+
+    let skipped = 0;
+    for (const { name, id } of made) {
+      const info = await inspector.inspectContainer(id);
+      let expected: string[] | LabelError;
+      try {
+        const defs = serviceDefinitions(info!, { ...registrarOptions, owner: NODE, healthTtl: '72h' });
+        expected = defs.selected ? defs.services.map((s) => s.id) : [];
+      } catch (err) {
+        if (!(err instanceof LabelError)) throw err;
+        expected = err;
+      }
+      if (expected instanceof LabelError) {
+        skipped += 1;
+        const warnings = await waitFor(`the warning for ${name}`, () => {
+          const w = lines.filter((l) => l.level === 'warn' && l.container === name);
+          return w.length > 0 ? w : undefined;
+        });
+        expect(warnings).toHaveLength(1);
+        expect(warnings[0]!.message).toBe(`skipping container: ${expected.message}`);
+        expect(warnings[0]!.label).toBe(expected.label);
+        expect((await ownedIds()).filter((s) => s.includes(`:${name}:`))).toEqual([]);
+      } else {
+        const want = expected;
+        await waitFor(`${name} registered as ${want.join(', ')}`, async () => {
+          const ids = await ownedIds();
+          return want.every((w) => ids.includes(w));
+        });
+      }
+    }
+    process.stdout.write(
+      `registrar fuzz: ${made.length} containers, ${skipped} skipped with a warning, seed ${seed}\n`,
+    );
+    expect(registrar.health().status).toBe('ok');
+    for (const { id } of made) await containers.remove(id);
+  }, 180_000);
 
   it('the Consul agent restarted with its state lost → everything registered again within the resync interval', async () => {
     const name = `sy-reg-keep-${process.pid}`;

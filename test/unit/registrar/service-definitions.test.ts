@@ -449,3 +449,24 @@ describe('hostile and broken labels → LabelError naming the label', () => {
     expect(err.label).toBe('env SERVICE_NAME');
   });
 });
+
+// Found by the label → config fuzz (test/unit/render/label-config-fuzz.test.ts): a label *key* with
+// a newline reached the error message raw, so the registrar's warning split into two log lines.
+describe('label keys with control characters stay on one line in the error', () => {
+  it('names a SERVICE_<port>_ key with a newline escaped', () => {
+    const e = labelError(() =>
+      serviceDefinitions(container({ labels: { color: 'blue', 'SERVICE_80_\n': '' } }), opts()),
+    );
+    expect(e.message).toBe('label SERVICE_80_\\n: expected SERVICE_<port>_<KEY> with a port from 1 to 65535');
+    expect(e.label).toBe('label SERVICE_80_\\n');
+  });
+
+  it('names a Meta key with a newline escaped', () => {
+    const e = labelError(() =>
+      serviceDefinitions(container({ labels: { color: 'blue' }, env: { 'SERVICE_x\nbind *:1 ssl': 'v' } }), opts()),
+    );
+    expect(e.message).toBe(
+      'env SERVICE_x\\nbind *:1 ssl: "x\\nbind *:1 ssl" cannot be a Consul Meta key (letters, digits, _ and -, at most 128)',
+    );
+  });
+});

@@ -215,6 +215,37 @@ describe('RenderPipeline', () => {
     expect(hist.values.find((v) => v.metricName === 'switchyard_event_to_live_seconds_sum')!.value).toBeGreaterThan(5);
   });
 
+  it('records failed applies in a row for /healthz, and a success clears them', async () => {
+    const { clock, driver, renderer, pipeline } = setup();
+    expect(pipeline.applyRecord()).toEqual({ lastSuccessAt: undefined, consecutiveFailures: 0, lastError: undefined });
+    driver.fail = new CheckerError('haproxy -c rejected the candidate', "unknown keyword 'evil'");
+    pipeline.update(snap(1));
+    await clock.advance(200);
+    await clock.advance(5000);
+    await clock.advance(5000);
+    expect(pipeline.applyRecord()).toEqual({
+      lastSuccessAt: undefined,
+      consecutiveFailures: 3,
+      lastError: 'haproxy -c rejected the candidate',
+    });
+    driver.fail = undefined;
+    await clock.advance(5000);
+    // The third retry (the fourth apply): start + 100 ms of quiet + 3 retry delays.
+    expect(pipeline.applyRecord()).toEqual({
+      lastSuccessAt: 1_000_000 + 100 + 3 * 5000,
+      consecutiveFailures: 0,
+      lastError: undefined,
+    });
+    // A template that fails to render counts too, with its one-line reason.
+    renderer.fail = new TemplateError('template app.cfg.eta line 3: x is not defined\n  compiled source…');
+    pipeline.update(snap(2));
+    await clock.advance(200);
+    expect(pipeline.applyRecord()).toMatchObject({
+      consecutiveFailures: 1,
+      lastError: 'the template failed: template app.cfg.eta line 3: x is not defined',
+    });
+  });
+
   it('logs an unexpected apply failure as an error', async () => {
     const { clock, driver, pipeline, messages } = setup();
     driver.fail = new Error('EACCES: permission denied, open /etc/haproxy/.haproxy.cfg.1.tmp');
