@@ -12,6 +12,7 @@ import type {
   Indexed,
   KvEntry,
   ServiceRegistration,
+  SessionOptions,
 } from './consul-client.js';
 
 export interface ConsulHttpClientOptions {
@@ -208,11 +209,7 @@ export class ConsulHttpClient implements ConsulClient {
       (ctx) => this.consul.kv.get({ key: prefix, recurse: true, ...this.blocking(options), ctx } as never),
       options,
     )) as [RawResponse, Json[] | undefined];
-    const value = (body ?? []).map((e) => ({
-      key: str(e.Key),
-      value: typeof e.Value === 'string' ? e.Value : '',
-      modifyIndex: num(e.ModifyIndex),
-    }));
+    const value = (body ?? []).map(kvEntry);
     return { index: indexOf(res), value };
   }
 
@@ -222,11 +219,7 @@ export class ConsulHttpClient implements ConsulClient {
       Json | undefined,
     ];
     if (!body) return undefined;
-    return {
-      key: str(body.Key),
-      value: typeof body.Value === 'string' ? body.Value : '',
-      modifyIndex: num(body.ModifyIndex),
-    };
+    return kvEntry(body);
   }
 
   async kvPut(key: string, value: string, options: { cas?: number } = {}): Promise<boolean> {
@@ -238,6 +231,52 @@ export class ConsulHttpClient implements ConsulClient {
 
   async kvDelete(key: string): Promise<void> {
     await this.call(`kv delete ${key}`, (ctx) => this.consul.kv.del({ key, ctx } as never));
+  }
+
+  async sessionCreate(options: SessionOptions): Promise<string> {
+    const [, body] = (await this.call(`create session ${options.name}`, (ctx) =>
+      this.consul.session.create({
+        name: options.name,
+        ttl: `${Math.max(10, Math.ceil(options.ttlMs / 1000))}s`,
+        lockdelay: `${Math.max(0, Math.round(options.lockDelayMs / 1000))}s`,
+        behavior: 'release',
+        ctx,
+      } as never),
+    )) as [unknown, Json | undefined];
+    const id = str(body?.ID);
+    if (!id) throw new ConsulError(`Consul session create at ${this.address} answered no ID`);
+    return id;
+  }
+
+  async sessionRenew(id: string): Promise<boolean> {
+    try {
+      const [, body] = (await this.call(`renew session ${id}`, (ctx) =>
+        this.consul.session.renew({ id, ctx } as never),
+      )) as [unknown, unknown];
+      return Array.isArray(body) ? body.length > 0 : body !== undefined && body !== null;
+    } catch (err) {
+      // Consul answers 404 for a session it no longer has.
+      if (err instanceof ConsulError && err.statusCode === 404) return false;
+      throw err;
+    }
+  }
+
+  async sessionDestroy(id: string): Promise<void> {
+    await this.call(`destroy session ${id}`, (ctx) => this.consul.session.destroy({ id, ctx } as never));
+  }
+
+  async kvAcquire(key: string, value: string, session: string): Promise<boolean> {
+    const [, ok] = (await this.call(`kv acquire ${key}`, (ctx) =>
+      this.consul.kv.set({ key, value, acquire: session, ctx } as never),
+    )) as [unknown, unknown];
+    return ok === true;
+  }
+
+  async kvRelease(key: string, value: string, session: string): Promise<boolean> {
+    const [, ok] = (await this.call(`kv release ${key}`, (ctx) =>
+      this.consul.kv.set({ key, value, release: session, ctx } as never),
+    )) as [unknown, unknown];
+    return ok === true;
   }
 
   close(): Promise<void> {
@@ -296,6 +335,16 @@ export class ConsulHttpClient implements ConsulClient {
       this.inflight.delete(ctx);
     }
   }
+}
+
+function kvEntry(e: Json): KvEntry {
+  const session = str(e.Session);
+  return {
+    key: str(e.Key),
+    value: typeof e.Value === 'string' ? e.Value : '',
+    modifyIndex: num(e.ModifyIndex),
+    ...(session ? { session } : {}),
+  };
 }
 
 function isErrorLike(v: unknown): v is Error {

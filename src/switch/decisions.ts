@@ -172,50 +172,6 @@ export function decideCanary(input: DecisionInput, color: string, percent: numbe
   };
 }
 
-/** Puts back the state from before a ramp began, with all traffic on the old live color. */
-export function decideCanaryAbort(
-  input: DecisionInput,
-  before: ServiceState | undefined,
-  oldLive: string,
-  color: string,
-  why: string,
-): Extract<Decision, { kind: 'change' }> {
-  const previous = before?.previous;
-  return {
-    kind: 'change',
-    state: { live: oldLive, ...(previous ? { previous } : {}), ...stamp({ ...input, reason: why }) },
-    entry: { ...entryBase({ ...input, reason: why }), action: 'canary-abort', from: color, to: oldLive },
-    message: `${input.service}: canary of ${color} aborted, all traffic back on ${oldLive}: ${why}`,
-    warnings: [],
-  };
-}
-
-/**
- * Whether a ramp may go on. The canary color must keep every instance that was passing when the
- * ramp began (any loss means a canary instance failed under real traffic), and never fall below
- * `minPassing` unless forced.
- */
-export function canaryHealthVerdict(
-  service: string,
-  color: string,
-  startPassing: number,
-  nowPassing: number,
-  minPassing: number,
-  force: boolean,
-): { ok: true } | { ok: false; why: string } {
-  if (nowPassing < startPassing)
-    return {
-      ok: false,
-      why: `${color} passing instances of ${service} dropped from ${startPassing} to ${nowPassing} during the canary`,
-    };
-  if (!force && nowPassing < minPassing)
-    return {
-      ok: false,
-      why: `${color} has ${plural(nowPassing, 'passing instance')} of ${service}, need at least ${minPassing}`,
-    };
-  return { ok: true };
-}
-
 /** "5,25,50,100" → [5, 25, 50, 100]; each 1-100, strictly rising. Throws a plain Error saying what is wrong. */
 export function parseSteps(value: string): number[] {
   const parts = value.split(',').map((s) => s.trim());

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { canaryCommand } from './canary.js';
 import { rollbackCommand } from './rollback.js';
+import { rolloutCommand } from './rollout.js';
 import { renderCommand } from './render.js';
 import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
@@ -16,5 +17,6 @@ export function registerCommands(program: Command): void {
   add(switchCommand());
   add(rollbackCommand());
   add(canaryCommand());
+  add(rolloutCommand());
   add(statusCommand());
 }

@@ -13,6 +13,7 @@ import { Registrar, type RegistrarOptions } from '../../registrar/registrar.js';
 import { isValidTag, type Selection } from '../../registrar/service-definitions.js';
 import { addRenderOptions, type RenderOptions } from '../../render/render-options.js';
 import { RenderRole } from '../../render/render-role.js';
+import { RolloutExecutor } from '../../rollout/executor.js';
 import { addCommonOptions, jsonLogs, type CommonOptions } from '../common-options.js';
 
 /**
@@ -34,6 +35,10 @@ export interface RunOptions extends CommonOptions, HttpOptions, RenderOptions {
   resync: number;
   deregisterOnExit: boolean;
   shutdownTimeout: number;
+  /** Take part in executing rollouts (docs/rollouts.md). */
+  rollouts: boolean;
+  rolloutLockDelay: number;
+  rolloutSessionTtl: number;
 }
 
 const NODE_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.@-]{0,99}$/;
@@ -177,6 +182,7 @@ export interface BuiltDaemon {
   daemon: Daemon;
   registrar?: Registrar;
   render?: RenderRole;
+  rollouts?: RolloutExecutor;
   metrics: Metrics;
 }
 
@@ -230,6 +236,20 @@ export function buildDaemon(o: RunOptions, logger: Logger, metrics = new Metrics
     built.render = new RenderRole(o, { consul, logger, metrics, kvPrefix: o.kvPrefix, ...(docker ? { docker } : {}) });
     daemon.add('render', built.render);
   }
+
+  // Every daemon, whatever its roles, is a candidate executor: rollouts go on while any one runs.
+  if (o.rollouts) {
+    built.rollouts = new RolloutExecutor({
+      consul,
+      kvPrefix: o.kvPrefix,
+      logger,
+      node: async () => `${o.nodeId ?? (await consul.agentNodeName())}/${process.pid}`,
+      colorTags: o.colors,
+      lockDelayMs: o.rolloutLockDelay,
+      sessionTtlMs: o.rolloutSessionTtl,
+    });
+    daemon.add('rollouts', built.rollouts);
+  }
   return built;
 }
 
@@ -246,6 +266,40 @@ export function addRenderRoleOptions(cmd: Command): Command {
   return addRenderOptions(cmd);
 }
 
+/** `--rollouts` and the executor's election settings (docs/rollouts.md). */
+export function addRolloutOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option(
+        '--rollouts [bool]',
+        'take part in executing rollouts (one daemon in the cluster runs each, elected by a Consul lock)',
+      )
+        .env('SWITCHYARD_ROLLOUTS')
+        .argParser(parseBool)
+        .preset('true')
+        .default(true),
+    )
+    .addOption(new Option('--no-rollouts', 'never execute rollouts on this daemon'))
+    .addOption(
+      new Option(
+        '--rollout-session-ttl <duration>',
+        'TTL of the Consul session holding rollout locks; a dead executor is noticed after it',
+      )
+        .env('SWITCHYARD_ROLLOUT_SESSION_TTL')
+        .argParser(durationParser(10_000, 3_600_000))
+        .default(10_000, '10s'),
+    )
+    .addOption(
+      new Option(
+        '--rollout-lock-delay <duration>',
+        'Consul lock-delay: after an executor’s session ends, how long before another may take over',
+      )
+        .env('SWITCHYARD_ROLLOUT_LOCK_DELAY')
+        .argParser(durationParser(0, 60_000))
+        .default(15_000, '15s'),
+    );
+}
+
 export function runCommand(): Command {
   const cmd = new Command('run').description(
     'Run the daemon: register this host’s containers in Consul (and, with the render role, keep the proxy in line)',
@@ -253,6 +307,7 @@ export function runCommand(): Command {
   addCommonOptions(cmd);
   addRegisterOptions(cmd);
   addRenderRoleOptions(cmd);
+  addRolloutOptions(cmd);
   addHttpOptions(cmd);
   cmd.action(async (options: RunOptions) => {
     const logger = createLogger({ level: options.logLevel, json: jsonLogs(options.logFormat) });
