@@ -25,6 +25,8 @@ export interface RenderOptions {
   consulWait: number;
   restartGrace: number;
   retryDelay: number;
+  /** How often this render host publishes its proxy's request counters for rollout gates. */
+  trafficInterval: number;
   checkCommand?: string;
   reloadCommand?: string;
   /** false: install the config but never reload (someone else does). */
@@ -181,6 +183,15 @@ export function addRenderOptions(cmd: Command): Command {
         .env('SWITCHYARD_RETRY_DELAY')
         .argParser(durationParser(100, 600_000))
         .default(DEFAULT_RETRY_DELAY_MS, '5s'),
+    )
+    .addOption(
+      new Option(
+        '--traffic-interval <duration>',
+        'how often to publish the proxy’s request counters per color to Consul for rollout gates (docs/rollouts.md)',
+      )
+        .env('SWITCHYARD_TRAFFIC_INTERVAL')
+        .argParser(durationParser(100, 600_000))
+        .default(5_000, '5s'),
     )
     .addOption(
       new Option(

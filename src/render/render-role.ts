@@ -22,6 +22,8 @@ import {
 } from './render-options.js';
 import { RenderPipeline } from './render-pipeline.js';
 import { TemplateWatcher } from './template-watcher.js';
+import { HaproxyStatsSource, NginxTrafficLogSource } from '../proxy/traffic-counters.js';
+import { TrafficPublisher } from './traffic-publisher.js';
 import { KvRendererReporter } from './renderer-report-writer.js';
 import { parseTemplateParams, type TemplateParams } from './template-params.js';
 
@@ -122,6 +124,8 @@ export class RenderRole implements Lifecycle {
   readonly pipeline: RenderPipeline;
   readonly watcher: CatalogWatcher;
   readonly templateWatcher: TemplateWatcher;
+  /** Request counters for rollout gates; undefined when this proxy's cannot be read from here. */
+  readonly traffic: TrafficPublisher | undefined;
   private readonly log: Logger;
 
   constructor(o: RenderOptions, deps: RenderRoleDeps) {
@@ -151,8 +155,32 @@ export class RenderRole implements Lifecycle {
       metrics: deps.metrics,
       waitMs: o.consulWait,
       restartGraceMs: o.restartGrace,
-      onSnapshot: (snapshot, seenAt) => this.pipeline.update(snapshot, seenAt),
+      onSnapshot: (snapshot, seenAt) => {
+        this.pipeline.update(snapshot, seenAt);
+        this.traffic?.update(snapshot);
+      },
     });
+    const p = this.settings.params;
+    const source =
+      o.proxyContainer || !o.reload
+        ? undefined
+        : this.settings.kind === 'haproxy'
+          ? !o.template || 'adminSocket' in p.raw
+            ? new HaproxyStatsSource(p.adminSocket)
+            : undefined
+          : p.trafficLog !== 'off'
+            ? new NginxTrafficLogSource(p.trafficLog)
+            : undefined;
+    this.traffic = source
+      ? new TrafficPublisher({
+          consul: deps.consul,
+          kvPrefix: deps.kvPrefix,
+          proxy: this.settings.kind,
+          source,
+          intervalMs: o.trafficInterval,
+          logger: deps.logger,
+        })
+      : undefined;
     // The watcher recompiles the edited template itself (keeping the last good one on failure).
     this.templateWatcher = new TemplateWatcher({
       template: this.renderer,
@@ -186,12 +214,14 @@ export class RenderRole implements Lifecycle {
     await this.pipeline.start();
     await this.watcher.start();
     await this.templateWatcher.start();
+    await this.traffic?.start();
     this.log.info(
       `render role started: ${this.settings.kind} config ${this.settings.configPath} from template ${this.settings.templatePath}`,
     );
   }
 
   readonly close = once(async (): Promise<void> => {
+    await this.traffic?.close();
     await this.templateWatcher.close();
     await this.watcher.close();
     await this.pipeline.close();

@@ -42,6 +42,8 @@ export interface TemplateParams {
   pidFile: string;
   errorLog: string;
   accessLog: string;
+  /** nginx: the JSON log of upstream, status and time the daemon reads for rollout gates; 'off' for none. */
+  trafficLog: string;
   tempDir: string | undefined;
   /** nginx `user` when started as root (unset: nginx's default). */
   user: string | undefined;
@@ -69,6 +71,7 @@ export const DEFAULT_TEMPLATE_PARAMS: Readonly<Omit<TemplateParams, 'raw'>> = Ob
   pidFile: '/run/nginx.pid',
   errorLog: '/var/log/nginx/error.log',
   accessLog: '/var/log/nginx/access.log',
+  trafficLog: '/var/log/nginx/switchyard-traffic.log',
   tempDir: undefined,
   user: undefined,
 });
@@ -132,6 +135,8 @@ export function parseTemplateParams(raw: Readonly<Record<string, string>> = {}):
   }
   const accessLog = str('accessLog') ?? d.accessLog;
   if (accessLog !== 'off' && !validAbsolutePath(accessLog)) bad('accessLog', 'off or an absolute path');
+  const trafficLog = str('trafficLog') ?? d.trafficLog;
+  if (trafficLog !== 'off' && !validAbsolutePath(trafficLog)) bad('trafficLog', 'off or an absolute path');
   const tempDir = str('tempDir');
   if (tempDir !== undefined && !validAbsolutePath(tempDir)) bad('tempDir', 'an absolute path');
   const user = str('user');
@@ -157,6 +162,7 @@ export function parseTemplateParams(raw: Readonly<Record<string, string>> = {}):
     pidFile: path('pidFile', d.pidFile),
     errorLog: path('errorLog', d.errorLog),
     accessLog,
+    trafficLog,
     tempDir,
     user,
     raw: Object.freeze({ ...raw }),

@@ -181,11 +181,12 @@ export class RolloutExecutor implements Lifecycle {
       });
       // The state first, then the plan: a daemon taking over in between finds the state ahead of
       // the plan, which tick() recognises (see machine.ts).
+      // Entries first: they say what led to the change (the start before the first step).
+      for (const e of result.entries) await this.states.appendHistory(service, e);
       if (result.change) {
         const written = await this.states.commit(service, state.modifyIndex, result.change.state, result.change.entry);
         for (const w of written.warnings) this.log.warn(w, { service });
       }
-      for (const e of result.entries) await this.states.appendHistory(service, e);
       for (const line of result.log) this.log.info(line, { service, color: plan.color });
       if (result.plan !== plan && !(await this.store.write(result.plan, stored.modifyIndex))) return Date.now();
       if (!isActive(result.plan.phase)) {

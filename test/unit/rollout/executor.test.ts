@@ -21,7 +21,8 @@ function setup() {
     });
   const plan = () => parsePlan(consul.kv.get(planKey('sy', 'app'))!.value);
   const state = () => JSON.parse(consul.kv.get(stateKey('sy', 'app'))!.value) as { live: string; weights?: object };
-  const history = () => JSON.parse(consul.kv.get(historyKey('sy', 'app'))?.value ?? '[]') as { action: string; by: string }[];
+  const history = () =>
+    JSON.parse(consul.kv.get(historyKey('sy', 'app'))?.value ?? '[]') as { action: string; by: string }[];
   return { consul, executor, plan, state, history };
 }
 
@@ -50,8 +51,18 @@ describe('rollout executor', () => {
           }),
         ),
       );
-      await waitFor('step 1 applied', async () => JSON.stringify(state().weights) === '{"blue":90,"green":10}', 5000, 20);
-      await waitFor('plan marked applied', async () => plan().ok && (plan() as { value: { applied: number } }).value.applied === 0, 5000, 20);
+      await waitFor(
+        'step 1 applied',
+        async () => JSON.stringify(state().weights) === '{"blue":90,"green":10}',
+        5000,
+        20,
+      );
+      await waitFor(
+        'plan marked applied',
+        async () => plan().ok && (plan() as { value: { applied: number } }).value.applied === 0,
+        5000,
+        20,
+      );
       const holder = consul.kv.get(lockKey('sy', 'app'))!;
       const first = JSON.parse(holder.value) as { by: string };
       expect(['rollout@a', 'rollout@b']).toContain(first.by);
@@ -61,7 +72,12 @@ describe('rollout executor', () => {
       const [gone, other] = first.by === 'rollout@a' ? [a, 'rollout@b'] : [b, 'rollout@a'];
       const endedAt = Date.now();
       await gone.close();
-      await waitFor('the other daemon holds the lock', async () => consul.kv.get(lockKey('sy', 'app'))?.value.includes(other) ?? false, 5000, 20);
+      await waitFor(
+        'the other daemon holds the lock',
+        async () => consul.kv.get(lockKey('sy', 'app'))?.value.includes(other) ?? false,
+        5000,
+        20,
+      );
       expect(Date.now() - endedAt).toBeGreaterThanOrEqual(250);
       // It continues from the step reached: nothing re-applied, nothing rewound.
       const p = plan();
@@ -71,8 +87,16 @@ describe('rollout executor', () => {
       // An operator's abort is carried out by the new holder.
       const stored = consul.kv.get(planKey('sy', 'app'))!;
       const v = JSON.parse(stored.value) as object;
-      consul.putKv(planKey('sy', 'app'), JSON.stringify({ ...v, request: { action: 'abort', by: 'bob', at: new Date().toISOString() } }));
-      await waitFor('aborted', async () => plan().ok && (plan() as { value: { phase: string } }).value.phase === 'aborted', 5000, 20);
+      consul.putKv(
+        planKey('sy', 'app'),
+        JSON.stringify({ ...v, request: { action: 'abort', by: 'bob', at: new Date().toISOString() } }),
+      );
+      await waitFor(
+        'aborted',
+        async () => plan().ok && (plan() as { value: { phase: string } }).value.phase === 'aborted',
+        5000,
+        20,
+      );
       expect(state()).toMatchObject({ live: 'blue' });
       expect(state().weights).toBeUndefined();
       expect(history().at(-1)).toMatchObject({ action: 'rollout-abort', by: other });

@@ -53,7 +53,7 @@ function input(
   s: number,
   state: ServiceState | undefined,
   t?: TrafficTotals,
-  h = { blue: 2, green: 2 },
+  h: Record<string, number> = { blue: 2, green: 2 },
 ): TickInput {
   return { plan: p, now: at(s), state, health: health(h), traffic: t, by: 'rollout@lb1/1' };
 }
