@@ -45,6 +45,12 @@ export interface TemplateParams {
   /** nginx: the JSON log of upstream, status and time the daemon reads for rollout gates; 'off' for none. */
   trafficLog: string;
   tempDir: string | undefined;
+  /** Preview routing on the main port: a request with this header naming a color goes to that color. */
+  colorHeader: string;
+  /** …or with this cookie; during a sticky rollout its value `<color>~<token>` pins a client to the canary. */
+  colorCookie: string;
+  /** 'off' turns the preview header and cookie off. */
+  colorRouting: boolean;
   /** nginx `user` when started as root (unset: nginx's default). */
   user: string | undefined;
   /** Every key=value given, known or not. */
@@ -74,6 +80,9 @@ export const DEFAULT_TEMPLATE_PARAMS: Readonly<Omit<TemplateParams, 'raw'>> = Ob
   trafficLog: '/var/log/nginx/switchyard-traffic.log',
   tempDir: undefined,
   user: undefined,
+  colorHeader: 'X-Switchyard-Color',
+  colorCookie: 'switchyard-color',
+  colorRouting: true,
 });
 
 const LOG_TARGET = /^(?:none|stdout|stderr|\/[A-Za-z0-9._/-]+|[A-Za-z0-9.:[\]-]+)(?: [a-z0-9]+){0,6}$/;
@@ -142,6 +151,14 @@ export function parseTemplateParams(raw: Readonly<Record<string, string>> = {}):
   const user = str('user');
   if (user !== undefined && !USER.test(user)) bad('user', 'a user name, optionally followed by a group name');
 
+  const colorHeader = str('colorHeader') ?? d.colorHeader;
+  if (!/^[A-Za-z][A-Za-z0-9-]{0,63}$/.test(colorHeader)) bad('colorHeader', 'a header name of letters, digits and -');
+  const colorCookie = str('colorCookie') ?? d.colorCookie;
+  if (!/^[A-Za-z][A-Za-z0-9_-]{0,63}$/.test(colorCookie))
+    bad('colorCookie', 'a cookie name of letters, digits, _ and -');
+  const routing = str('colorRouting') ?? 'on';
+  if (routing !== 'on' && routing !== 'off') bad('colorRouting', 'on or off');
+
   return Object.freeze({
     mainPort: port('mainPort', d.mainPort, false),
     previewPort: port('previewPort', d.previewPort, true),
@@ -165,6 +182,9 @@ export function parseTemplateParams(raw: Readonly<Record<string, string>> = {}):
     trafficLog,
     tempDir,
     user,
+    colorHeader,
+    colorCookie,
+    colorRouting: routing === 'on',
     raw: Object.freeze({ ...raw }),
   });
 }
