@@ -14,6 +14,8 @@ import { isValidTag, type Selection } from '../../registrar/service-definitions.
 import { addRenderOptions, type RenderOptions } from '../../render/render-options.js';
 import { RenderRole } from '../../render/render-role.js';
 import { RolloutExecutor } from '../../rollout/executor.js';
+import { readOverview } from '../../rollout/overview.js';
+import { SwitchControl } from '../../switch/switch-control.js';
 import { addCommonOptions, jsonLogs, type CommonOptions } from '../common-options.js';
 
 /**
@@ -201,7 +203,20 @@ export function buildDaemon(o: RunOptions, logger: Logger, metrics = new Metrics
   );
   const built: BuiltDaemon = { daemon, metrics };
   // Early in the list, so probes get 503 "starting" while the roles start, and last to close.
-  if (o.httpListen) daemon.add('http', new StatusServer({ ...o.httpListen, metrics, health: daemon, logger }));
+  if (o.httpListen) {
+    // The status page reads Consul as `switchyard status` does, whatever roles this daemon runs.
+    const control = new SwitchControl({ consul, kvPrefix: o.kvPrefix, logger, colorTags: o.colors });
+    daemon.add(
+      'http',
+      new StatusServer({
+        ...o.httpListen,
+        metrics,
+        health: daemon,
+        logger,
+        overview: () => readOverview(control, o.kvPrefix),
+      }),
+    );
+  }
 
   if (o.register) {
     const regOptions = registrarOptions(o);

@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from '@jest/globals';
 import { LoadProcess } from '../../../bench/lib/load-process.js';
+import { mkdirSync } from 'node:fs';
+import { dumpDom, screenshot } from '../../helpers/chromium.js';
 import { haproxyBinary, nginxBinary, requireDocker } from '../../helpers/components.js';
 import { TestConsulAgent } from '../../helpers/consul-agent.js';
 import { TestContainers } from '../../helpers/docker.js';
@@ -32,6 +34,7 @@ export async function runRolloutScenario(kind: 'haproxy' | 'nginx', log: (line: 
   try {
     agent = await TestConsulAgent.start();
     const mainPort = await freePort();
+    const httpPort = await freePort();
     const configPath = path.join(tmp.dir, kind === 'haproxy' ? 'haproxy.cfg' : 'nginx.conf');
     const pidFile = path.join(tmp.dir, `${kind}.pid`);
     const env = { CONSUL_HTTP_ADDR: agent.address, SWITCHYARD_KV_PREFIX: 'ro', SWITCHYARD_BY: 'e2e@test' };
@@ -111,7 +114,7 @@ export async function runRolloutScenario(kind: 'haproxy' | 'nginx', log: (line: 
         '--rollout-lock-delay',
         '1s',
         '--http-listen',
-        'off',
+        `127.0.0.1:${httpPort}`,
         '--log-format',
         'text',
       ],
@@ -162,7 +165,7 @@ export async function runRolloutScenario(kind: 'haproxy' | 'nginx', log: (line: 
     loads.push(load);
     await load.waitForOnly('blue', 10, 30_000);
     const started = await switchyard(
-      ['canary', 'green', '--steps', '30,60', '--interval', '3s', '--min-requests', '10', '--service', 'app'],
+      ['canary', 'green', '--steps', '30,60', '--interval', '8s', '--min-requests', '10', '--service', 'app'],
       env,
     );
     expect(started.code).toBe(0);
@@ -183,6 +186,17 @@ export async function runRolloutScenario(kind: 'haproxy' | 'nginx', log: (line: 
     await waitFor('the sticky route', async () => (await get('/', { Cookie: sticky! })).body === 'green', 10_000, 50);
     const pinned = await Promise.all(Array.from({ length: 20 }, () => get('/', { Cookie: sticky! })));
     expect(pinned.map((r) => r.body)).toEqual(new Array(20).fill('green'));
+
+    // The daemon's page, in a real headless Chromium, during the running rollout.
+    const page = `http://127.0.0.1:${httpPort}/`;
+    const dom = await dumpDom(page);
+    expect(dom).toContain('data-testid="rollout-phase">running<');
+    expect(dom).toMatch(/data-testid="rollout-step">step [12] of 2 \((30|60)% to green\)/);
+    expect(dom).toMatch(/title="blue (70|40)%">blue (70|40)%<\/span><span [^>]*title="green (30|60)%">green (30|60)%</);
+    expect(dom).toContain('rollout-start');
+    mkdirSync('test-artifacts', { recursive: true });
+    await screenshot(page, path.resolve(`test-artifacts/status-page-${kind}.png`));
+    log(`${kind}: status page checked in Chromium; screenshot test-artifacts/status-page-${kind}.png`);
     const follow = await switchyard(['rollout', 'status', '--follow', '--service', 'app'], env, 60_000);
     log(`${kind}: rollout output:\n${follow.stdout}`);
     expect(follow.code).toBe(0);
@@ -191,7 +205,7 @@ export async function runRolloutScenario(kind: 'haproxy' | 'nginx', log: (line: 
     const summary = await load.stop();
     loads.splice(loads.indexOf(load), 1);
     log(
-      `${kind}: ${summary.requests} requests during the rollout, ${summary.failed} failed, colors ${JSON.stringify(summary.colors)}`,
+      `${kind}: ${summary.requests} requests during the rollout, ${summary.failed} failed ${JSON.stringify(summary.failures)}, colors ${JSON.stringify(summary.colors)}`,
     );
     expect(summary.failureSamples).toEqual([]);
     expect(summary.failed).toBe(0);
