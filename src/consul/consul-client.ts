@@ -104,6 +104,8 @@ export interface ConsulClient {
   agentServices(): Promise<AgentService[]>;
   updateTtlCheck(checkId: string, status: CheckStatus, output: string): Promise<void>;
   setServiceMaintenance(serviceId: string, enable: boolean, reason: string): Promise<void>;
+  /** Services of this agent in maintenance: service ID → the reason given (GET /v1/agent/checks). */
+  agentMaintenance(): Promise<Map<string, string>>;
 
   /** GET /v1/catalog/services: service name → tags. */
   catalogServices(options?: BlockingOptions): Promise<Indexed<Record<string, string[]>>>;

@@ -50,6 +50,8 @@ export function parseConsulAddress(address: string): { host: string; port: numbe
   return { host: url.hostname.replace(/^\[|\]$/g, ''), port, secure };
 }
 
+/** The ID prefix of the check Consul adds to a service in maintenance. */
+const SERVICE_MAINTENANCE_CHECK = '_service_maintenance:';
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v ?? 0) || 0);
 const strArray = (v: unknown): string[] =>
@@ -159,6 +161,18 @@ export class ConsulHttpClient implements ConsulClient {
     await this.call(`maintenance ${enable ? 'on' : 'off'} for ${serviceId}`, (ctx) =>
       this.consul.agent.service.maintenance({ id: serviceId, enable, reason, ctx } as never),
     );
+  }
+
+  async agentMaintenance(): Promise<Map<string, string>> {
+    const [, body] = (await this.call('list agent checks', (ctx) =>
+      this.consul.agent.check.list({ ctx } as never),
+    )) as [unknown, Record<string, Json> | undefined];
+    const out = new Map<string, string>();
+    // Consul keeps a service's maintenance as a check of its own, with the reason in its Notes.
+    for (const c of Object.values(body ?? {}))
+      if (str(c.CheckID).startsWith(SERVICE_MAINTENANCE_CHECK) && str(c.ServiceID))
+        out.set(str(c.ServiceID), str(c.Notes));
+    return out;
   }
 
   async catalogServices(options: BlockingOptions = {}): Promise<Indexed<Record<string, string[]>>> {

@@ -31,6 +31,8 @@ export interface ContainerInfo {
   labels: Record<string, string>;
   env: Record<string, string>;
   running: boolean;
+  /** State.StartedAt (RFC 3339), when it has ever started. */
+  startedAt?: string;
   /** Docker HEALTHCHECK status, when the image or run defines one. */
   health?: ContainerHealth;
   /** Every exposed port, with its host binding when published (one entry per binding). */
@@ -67,15 +69,13 @@ export interface ExecResult {
 }
 
 export interface DockerClient {
-  /** Fails when the daemon cannot be reached. */
-  ping(): Promise<void>;
   /**
    * Container events, in order, until the stream ends (the iterator finishes) or fails (it throws).
    * Ending is normal (dockerd restarting); the caller reconnects and reconciles.
    */
   events(options: EventStreamOptions): AsyncIterable<DockerEvent>;
-  /** Running containers (all when `all`), optionally filtered by label keys. */
-  listContainers(options?: { all?: boolean; labelKeys?: string[] }): Promise<ContainerSummary[]>;
+  /** Running containers. */
+  listContainers(): Promise<ContainerSummary[]>;
   /** undefined when the container no longer exists. */
   inspectContainer(id: string): Promise<ContainerInfo | undefined>;
   /** Sends a signal to a container's main process (the sidecar reload). */

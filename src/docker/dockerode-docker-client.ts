@@ -71,12 +71,6 @@ export class DockerodeDockerClient implements DockerClient {
     this.logger = options.logger?.child({ component: 'docker' });
   }
 
-  async ping(): Promise<void> {
-    await this.call('ping', (abortSignal) =>
-      (this.docker.ping as (o: object) => Promise<unknown>).call(this.docker, { abortSignal }),
-    );
-  }
-
   async *events(options: EventStreamOptions): AsyncIterable<DockerEvent> {
     const signal = AbortSignal.any([options.signal, this.closing.signal]);
     const query: Record<string, unknown> = {
@@ -119,14 +113,9 @@ export class DockerodeDockerClient implements DockerClient {
     }
   }
 
-  async listContainers(options: { all?: boolean; labelKeys?: string[] } = {}): Promise<ContainerSummary[]> {
-    const filters = options.labelKeys?.length ? { label: options.labelKeys } : undefined;
+  async listContainers(): Promise<ContainerSummary[]> {
     const list = await this.call('list containers', (abortSignal) =>
-      this.docker.listContainers({
-        all: options.all ?? false,
-        ...(filters ? { filters } : {}),
-        abortSignal,
-      } as Docker.ContainerListOptions),
+      this.docker.listContainers({ all: false, abortSignal } as Docker.ContainerListOptions),
     );
     return (list as unknown as Json[]).map((c) => ({
       id: str(c.Id),
@@ -267,6 +256,9 @@ export function toContainerInfo(raw: Json): ContainerInfo {
   );
 
   const healthRaw = str((state.Health as Json | undefined)?.Status);
+  // Docker reports a never-started container's StartedAt as the zero time.
+  const startedAt = str(state.StartedAt);
+  const started = startedAt && !startedAt.startsWith('0001-') ? startedAt : '';
   const health: ContainerHealth | undefined =
     healthRaw === 'healthy' || healthRaw === 'unhealthy' || healthRaw === 'starting' ? healthRaw : undefined;
 
@@ -278,6 +270,7 @@ export function toContainerInfo(raw: Json): ContainerInfo {
     labels: stringRecord(config.Labels),
     env,
     running: state.Running === true && state.Paused !== true && state.Restarting !== true,
+    ...(started ? { startedAt: started } : {}),
     ...(health ? { health } : {}),
     ports,
     networks,

@@ -1,4 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
+import { errorMessage } from '../errors.js';
 import type { DockerEvent } from './docker-client.js';
 
 /**
@@ -42,7 +43,7 @@ export function parseEventLine(line: string): ParsedEvent {
   try {
     raw = JSON.parse(line);
   } catch (err) {
-    return { ok: false, error: `not JSON (${(err as Error).message})`, line: clip(line) };
+    return { ok: false, error: `not JSON (${errorMessage(err)})`, line: clip(line) };
   }
   if (!raw || typeof raw !== 'object') return { ok: false, error: 'not a JSON object', line: clip(line) };
   const o = raw as Record<string, unknown>;

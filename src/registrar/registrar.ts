@@ -1,16 +1,18 @@
-import type { AgentService, CheckStatus, ConsulClient, ServiceRegistration } from '../consul/consul-client.js';
+import type { ConsulClient, ServiceRegistration } from '../consul/consul-client.js';
 import type { ContainerInfo, DockerClient, DockerEvent } from '../docker/docker-client.js';
-import { sinceFromNanos } from '../docker/event-lines.js';
 import { ClosedError, ConsulError, LabelError, errorMessage } from '../errors.js';
 import type { HealthReporter, PartHealth } from '../http/health.js';
 import type { Metrics } from '../http/metrics.js';
 import { backoffMs, once, sleep, withTimeout, type Lifecycle } from '../lifecycle.js';
 import { containerFields, type Logger } from '../log/logger.js';
+import { CoalescedRun } from './coalesced-run.js';
 import { ConsulGate } from './consul-gate.js';
 import { ContainerLanes } from './container-lanes.js';
+import { DockerEventFollower } from './docker-event-follower.js';
 import { META_CONTAINER_ID, META_CONTAINER_NAME } from './meta-keys.js';
-import { dockerHealthCheckId, healthNotes, serviceDefinitions, type DefinitionOptions } from './service-definitions.js';
-import { asAgentService, diffServices, isOwnedBy } from './service-diff.js';
+import { OwnedServices } from './owned-services.js';
+import { eventEffect, planContainer, type RegistrarOp } from './registration-plan.js';
+import { serviceDefinitions, type DefinitionOptions } from './service-definitions.js';
 
 export interface RegistrarOptions extends Omit<DefinitionOptions, 'owner' | 'healthTtl'> {
   /** Owner id; default the local Consul agent's node name. */
@@ -39,70 +41,44 @@ type Trigger = 'start' | 'reconnect' | 'resync' | 'agent-lost';
 
 /** TTL of the Docker-health check: long, so a stopped Switchyard never turns healthy instances critical. */
 const HEALTH_TTL = '72h';
+/** Rewrites of an unchanged Docker-health status, well inside HEALTH_TTL. */
 const HEALTH_REFRESH_MS = 6 * 3_600_000;
-/** Signals after which a container is expected to exit (docker stop/kill, compose down): drain then. */
-const TERMINATING_SIGNALS = new Set([
-  '2',
-  '3',
-  '9',
-  '15',
-  'SIGINT',
-  'SIGQUIT',
-  'SIGKILL',
-  'SIGTERM',
-  'INT',
-  'QUIT',
-  'KILL',
-  'TERM',
-]);
-const SYNC_ACTIONS = new Set([
-  'create',
-  'start',
-  'restart',
-  'die',
-  'stop',
-  'destroy',
-  'pause',
-  'unpause',
-  'rename',
-  'kill',
-  'update',
-]);
+/** A container still running this long after its stop signal ignored it: back in rotation. */
+const DEFAULT_DRAIN_TIMEOUT_MS = 600_000;
 
 /**
  * The register role: Docker events and periodic reconciliation → the local Consul agent. See
  * docs/registering.md for the behaviour users rely on.
  *
- * Every change to a container goes through its lane (ContainerLanes, keyed by container name) as
- * "bring this container's registrations in line with what Docker says now"; the event loop only
- * schedules, so it never falls behind Docker's event buffer.
+ * The parts: DockerEventFollower (the event stream and its reconnects), ContainerLanes (one lane
+ * per container name, so work on a container never reorders), OwnedServices (what the agent holds
+ * for us), ConsulGate (holding every lane while the agent is down), CoalescedRun (one reconcile at a
+ * time) and planContainer (the pure decision of what to write). This class wires them together and
+ * runs the plans.
  */
 export class Registrar implements Lifecycle, HealthReporter {
   private readonly log: Logger;
   private readonly abort = new AbortController();
   private readonly lanes: ContainerLanes;
   private readonly gate: ConsulGate;
+  private readonly follower: DockerEventFollower;
   private owner = '';
-  /** What we believe the agent holds for us, by service ID. */
-  private readonly owned = new Map<string, AgentService>();
-  /** Per service ID: the write sequence number of the last change we made (see refreshOwned). */
-  private readonly touched = new Map<string, number>();
-  private seq = 0;
-  private readonly foreign = new Set<string>();
-  private readonly draining = new Map<string, number>();
-  private readonly inMaintenance = new Set<string>();
-  private readonly lastHealth = new Map<string, { status: CheckStatus; at: number }>();
+  private owned = new OwnedServices('');
+  /** Container id → when its stop signal arrived (the drain): seen on the event stream, or read back from the agent. */
+  private readonly stopSignals = new Map<string, number>();
   /** Containers already warned about (container id → message), so a bad label warns once. */
   private readonly warned = new Map<string, string>();
+  /** Container id → name, for log lines about a container Docker no longer knows. */
   private readonly names = new Map<string, string>();
-  private lastEventNano: bigint | undefined;
   private mainLoop: Promise<void> | undefined;
   private timers: Promise<void>[] = [];
-  private reconciling: Promise<void> | undefined;
-  private reconcileAgain: Trigger | undefined;
-  private startedResolve: () => void = () => undefined;
+  private readonly reconciler = new CoalescedRun<Trigger>(
+    (trigger) => this.reconcileOnce(trigger),
+    () => this.abort.signal.aborted,
+  );
   private reconciledOnce = false;
-  private streamDownSince: Date | undefined;
+  private readonly counts = { registered: 0, deregistered: 0 };
+  private startedResolve: () => void = () => undefined;
   /** Resolves after the first complete reconcile (tests and the bench wait on it). */
   readonly ready: Promise<void> = new Promise((r) => (this.startedResolve = r));
 
@@ -132,27 +108,24 @@ export class Registrar implements Lifecycle, HealthReporter {
       },
       this.abort.signal,
     );
-  }
-
-  get nodeId(): string {
-    return this.owner;
-  }
-
-  /** Services this registrar believes it holds (for status output and tests). */
-  get ownedServices(): AgentService[] {
-    return [...this.owned.values()];
+    this.follower = new DockerEventFollower(
+      deps.docker,
+      { connected: (trigger) => this.reconcile(trigger), event: (e) => this.onEvent(e) },
+      { log: this.log, metrics: deps.metrics, signal: this.abort.signal },
+    );
   }
 
   /** For /healthz: unhealthy while the Docker event stream or the Consul agent is down. */
   health(): PartHealth {
-    if (!this.reconciledOnce)
-      return { status: 'starting', message: 'waiting for Docker and the Consul agent to answer a first reconcile' };
-    if (this.streamDownSince)
+    const down = this.follower.down;
+    if (down)
       return {
         status: 'unhealthy',
-        message: 'the Docker event stream is down; reconnecting with backoff',
-        since: this.streamDownSince.toISOString(),
+        message: `the Docker event stream is down (${down.reason}); reconnecting with backoff`,
+        since: down.since.toISOString(),
       };
+    if (!this.reconciledOnce)
+      return { status: 'starting', message: 'waiting for Docker and the Consul agent to answer a first reconcile' };
     if (this.gate.isDown)
       return { status: 'unhealthy', message: 'the Consul agent is unreachable; changes are held and retried' };
     return { status: 'ok', message: `${this.owned.size} services registered for this host` };
@@ -175,94 +148,46 @@ export class Registrar implements Lifecycle, HealthReporter {
       this.log.warn(`stopping: ${errorMessage(err)}; abandoning in-flight work`);
     }
     this.lanes.close();
-    if (this.options.deregisterOnExit && this.owner) {
-      const ids = [...this.owned.keys()];
-      let removed = 0;
-      const left = Math.max(1000, deadline - Date.now());
-      try {
-        await withTimeout(
-          Promise.all(
-            ids.map(async (id) => {
-              await this.deps.consul.deregisterService(id);
-              removed++;
-              this.owned.delete(id);
-            }),
-          ),
-          left,
-          'deregistering on exit',
-        );
-        this.log.info(`deregistered all ${removed} services this node owns (--deregister-on-exit)`);
-      } catch (err) {
-        this.log.warn(
-          `deregistered ${removed} of ${ids.length} services on exit: ${errorMessage(err)}; the next start removes the rest`,
-        );
-      }
-    } else if (this.owned.size > 0) {
+    if (this.options.deregisterOnExit && this.owner) await this.deregisterAll(Math.max(1000, deadline - Date.now()));
+    else if (this.owned.size > 0)
       this.log.info(
         `leaving ${this.owned.size} registrations in place (start with --deregister-on-exit to remove them)`,
       );
-    }
   });
 
+  private async deregisterAll(boundMs: number): Promise<void> {
+    const ids = this.owned.ids();
+    let removed = 0;
+    try {
+      await withTimeout(
+        Promise.all(
+          ids.map(async (id) => {
+            await this.deps.consul.deregisterService(id);
+            removed++;
+            this.owned.deregistered(id);
+          }),
+        ),
+        boundMs,
+        'deregistering on exit',
+      );
+      this.log.info(`deregistered all ${removed} services this node owns (--deregister-on-exit)`);
+    } catch (err) {
+      this.log.warn(
+        `deregistered ${removed} of ${ids.length} services on exit: ${errorMessage(err)}; the next start removes the rest`,
+      );
+    }
+  }
+
   private async run(): Promise<void> {
-    const signal = this.abort.signal;
     this.owner = await this.resolveOwner();
     if (!this.owner) return;
+    this.owned = new OwnedServices(this.owner);
     this.log.info(`registering containers on this host as owner "${this.owner}"`, { owner: this.owner });
     this.timers.push(this.every(this.options.resyncMs, () => this.reconcile('resync')));
     this.timers.push(
       this.every(this.options.agentCheckMs ?? Math.min(5_000, this.options.resyncMs), () => this.checkAgent()),
     );
-
-    let attempt = 0;
-    let connects = 0;
-    while (!signal.aborted) {
-      const streamAbort = new AbortController();
-      const streamSignal = AbortSignal.any([signal, streamAbort.signal]);
-      // On the first connection, ask for events from a moment before now: Docker replays what
-      // happened between the subscription and the listing, so nothing slips between them.
-      const since =
-        this.lastEventNano !== undefined
-          ? sinceFromNanos(this.lastEventNano)
-          : sinceFromNanos(BigInt(Date.now() - 2_000) * 1_000_000n);
-      const trigger: Trigger = connects === 0 ? 'start' : 'reconnect';
-      if (connects > 0) this.deps.metrics.dockerReconnects.inc();
-      connects++;
-      let failure: unknown;
-      try {
-        const iterator = this.deps.docker.events({ since, signal: streamSignal })[Symbol.asyncIterator]();
-        // Open the subscription (the first next() sends the request), then list and reconcile.
-        let next = iterator.next();
-        const reconciled = this.reconcile(trigger).then(
-          (ok) => {
-            if (ok && !streamSignal.aborted) {
-              attempt = 0;
-              this.streamDownSince = undefined;
-            }
-          },
-          () => undefined,
-        );
-        for (;;) {
-          const r = await next;
-          if (r.done) break;
-          this.onEvent(r.value);
-          next = iterator.next();
-        }
-        void reconciled;
-      } catch (err) {
-        failure = err;
-      }
-      if (signal.aborted) break;
-      streamAbort.abort();
-      this.streamDownSince ??= new Date();
-      const wait = backoffMs(attempt++, 500, 15_000);
-      this.log.warn(
-        failure
-          ? `Docker event stream failed (${errorMessage(failure)}); reconnecting in ${wait} ms, then replaying missed events and reconciling`
-          : `Docker event stream ended (dockerd restarting?); reconnecting in ${wait} ms, then replaying missed events and reconciling`,
-      );
-      if (!(await sleep(wait, signal))) break;
-    }
+    await this.follower.run();
   }
 
   private async resolveOwner(): Promise<string> {
@@ -295,65 +220,38 @@ export class Registrar implements Lifecycle, HealthReporter {
 
   /** Runs on the event loop: cheap bookkeeping and scheduling only. */
   private onEvent(e: DockerEvent): void {
-    this.lastEventNano = e.timeNano;
-    const action = (e.action.split(':')[0] ?? '').trim();
-    if (!SYNC_ACTIONS.has(action) && action !== 'health_status') return;
+    const effect = eventEffect(e);
+    if (!effect) return;
     const name = e.attributes.name ?? this.names.get(e.id) ?? e.id;
     this.names.set(e.id, name);
     const ref = { id: e.id, name };
-    if (action === 'kill') {
-      const sig = e.attributes.signal ?? '';
-      if (!TERMINATING_SIGNALS.has(sig)) return;
-      if (!this.draining.has(e.id) && this.ownsContainer(e.id))
+    if (effect.stopSignal !== undefined) {
+      if (!this.stopSignals.has(e.id) && this.owned.ownsContainer(e.id))
         this.log.info(
           // SIGKILL leaves nothing to drain: say so rather than promise a graceful exit.
-          ['9', 'KILL', 'SIGKILL'].includes(sig)
-            ? `container killed (signal ${sig}): taking its services out of rotation at once`
-            : `draining: container received signal ${sig}, taking its services out of rotation before it exits`,
+          effect.killed
+            ? `container killed (signal ${effect.stopSignal}): taking its services out of rotation at once`
+            : `draining: container received signal ${effect.stopSignal}, taking its services out of rotation before it exits`,
           containerFields(ref),
         );
-      this.draining.set(e.id, Date.now());
-    } else if (action === 'start' || action === 'unpause' || action === 'restart') {
-      this.draining.delete(e.id);
+      this.stopSignals.set(e.id, Date.now());
     }
-    if (action === 'destroy') {
+    if (effect.resumed || effect.gone) this.stopSignals.delete(e.id);
+    if (effect.gone) {
       // Gone for good: forget what was kept about it, so a long-lived daemon does not grow.
       this.names.delete(e.id);
-      this.draining.delete(e.id);
       this.warned.delete(e.id);
     }
     this.log.debug(`docker event ${e.action}`, containerFields(ref));
     void this.lanes.schedule(name, e.id);
   }
 
-  private ownsContainer(id: string): boolean {
-    for (const s of this.owned.values()) if (s.meta[META_CONTAINER_ID] === id) return true;
-    return false;
-  }
-
   /**
-   * Brings the agent in line with Docker in both directions. Only one runs at a time; a request
-   * while one runs makes it run once more afterwards. Resolves true when it completed.
+   * Brings the agent in line with Docker in both directions. Only one runs at a time (see
+   * CoalescedRun); resolves true when the pass that covers this request completed.
    */
   reconcile(trigger: Trigger): Promise<boolean> {
-    if (this.reconciling) {
-      this.reconcileAgain = trigger;
-      return this.reconciling.then(() => true);
-    }
-    const run = (async () => {
-      let t: Trigger | undefined = trigger;
-      let ok = false;
-      while (t && !this.abort.signal.aborted) {
-        this.reconcileAgain = undefined;
-        ok = await this.reconcileOnce(t);
-        t = this.reconcileAgain;
-      }
-      return ok;
-    })();
-    this.reconciling = run.then(() => undefined);
-    return run.finally(() => {
-      this.reconciling = undefined;
-    });
+    return this.reconciler.request(trigger);
   }
 
   private async reconcileOnce(trigger: Trigger): Promise<boolean> {
@@ -372,7 +270,7 @@ export class Registrar implements Lifecycle, HealthReporter {
     const running = new Map(containers.map((c) => [c.id, c.name]));
     for (const [id, name] of running) this.names.set(id, name);
     const ghosts = new Map<string, string>();
-    for (const s of this.owned.values()) {
+    for (const s of this.owned.services()) {
       const cid = s.meta[META_CONTAINER_ID] ?? '';
       if (running.has(cid)) continue;
       const name = s.meta[META_CONTAINER_NAME] ?? cid;
@@ -380,10 +278,7 @@ export class Registrar implements Lifecycle, HealthReporter {
       // Log lines about a ghost name the container it belonged to, though Docker forgot it.
       if (!this.names.has(cid)) this.names.set(cid, name);
     }
-    await Promise.all([
-      ...[...running].map(([id, name]) => this.lanes.schedule(name, id)),
-      ...[...ghosts].map(([id, name]) => this.lanes.schedule(name, id)),
-    ]);
+    await Promise.all([...running, ...ghosts].map(([id, name]) => this.lanes.schedule(name, id)));
     const reg = this.counts.registered - before.registered;
     const dereg = this.counts.deregistered - before.deregistered;
     const line = `reconciled (${trigger}) in ${Date.now() - started} ms: ${running.size} running containers, ${this.owned.size} services owned, ${reg} registered, ${dereg} deregistered`;
@@ -394,45 +289,28 @@ export class Registrar implements Lifecycle, HealthReporter {
     return true;
   }
 
-  private readonly counts = { registered: 0, deregistered: 0 };
-
-  /**
-   * Replaces our belief about the agent with what it reports, except for services a lane changed
-   * while the request was in flight (those are newer than the answer).
-   */
+  /** Replaces our belief about the agent (services and their maintenance) with what it reports. */
   private async refreshOwned(): Promise<boolean> {
-    const seqBefore = this.seq;
-    let all: AgentService[];
+    const mark = this.owned.begin();
     try {
       if (!(await this.gate.ready())) return false;
-      all = await this.deps.consul.agentServices();
+      const [all, maintenance] = await Promise.all([
+        this.deps.consul.agentServices(),
+        this.deps.consul.agentMaintenance(),
+      ]);
+      this.owned.replace(all, maintenance, mark);
     } catch (err) {
       this.consulFailed(err);
       return false;
     }
-    const fresh = (id: string) => (this.touched.get(id) ?? -1) > seqBefore;
-    this.foreign.clear();
-    const ours = new Map<string, AgentService>();
-    for (const s of all) {
-      if (isOwnedBy(s, this.owner)) ours.set(s.id, s);
-      else this.foreign.add(s.id);
-    }
-    for (const id of [...this.owned.keys()]) if (!ours.has(id) && !fresh(id)) this.forget(id);
-    for (const [id, s] of ours) if (!fresh(id)) this.owned.set(id, s);
     this.deps.metrics.registeredInstances.set(this.owned.size);
     return true;
-  }
-
-  private forget(id: string): void {
-    this.owned.delete(id);
-    this.inMaintenance.delete(id);
-    this.lastHealth.delete(id);
   }
 
   /** The periodic cheap check: has the agent lost services we registered (restart without state)? */
   private async checkAgent(): Promise<void> {
     if (!this.owner || this.gate.isDown || this.owned.size === 0) return;
-    const seqBefore = this.seq;
+    const mark = this.owned.begin();
     let ids: Set<string>;
     try {
       ids = new Set((await this.deps.consul.agentServices()).map((s) => s.id));
@@ -440,8 +318,7 @@ export class Registrar implements Lifecycle, HealthReporter {
       this.consulFailed(err);
       return;
     }
-    // A service a lane changed while the request was in flight is not evidence of a loss.
-    const missing = [...this.owned.keys()].filter((id) => !ids.has(id) && (this.touched.get(id) ?? -1) <= seqBefore);
+    const missing = this.owned.missing(ids, mark);
     if (missing.length > 0) {
       this.log.warn(
         `the Consul agent no longer has ${missing.length} of our ${this.owned.size} services (agent restarted without its state?); registering them again`,
@@ -474,9 +351,7 @@ export class Registrar implements Lifecycle, HealthReporter {
         if (attempt >= 3) {
           this.log.warn(
             `cannot inspect container ${id.slice(0, 12)}: ${errorMessage(err)}; the next reconcile retries`,
-            {
-              containerId: id.slice(0, 12),
-            },
+            { containerId: id.slice(0, 12) },
           );
           return;
         }
@@ -484,13 +359,13 @@ export class Registrar implements Lifecycle, HealthReporter {
         continue;
       }
       if (!(await this.gate.ready())) return;
+      const ref = { id, name: info?.name ?? this.names.get(id) ?? laneName };
       try {
-        await this.apply(id, info, laneName);
+        await this.apply(id, info, containerFields(ref));
         return;
       } catch (err) {
         if (this.abort.signal.aborted) return;
         if (err instanceof ConsulError && err.statusCode !== undefined && err.statusCode < 500) {
-          const ref = { id, name: info?.name ?? this.names.get(id) ?? laneName };
           this.log.error(`Consul refused a change for this container: ${errorMessage(err)}`, containerFields(ref));
           return;
         }
@@ -526,98 +401,109 @@ export class Registrar implements Lifecycle, HealthReporter {
     return true;
   }
 
-  private async apply(id: string, info: ContainerInfo | undefined, laneName: string): Promise<void> {
-    const ref = { id, name: info?.name ?? this.names.get(id) ?? laneName };
-    const fields = containerFields(ref);
-    const desired = this.desiredFor(id, info);
-    const current = [...this.owned.values()].filter((s) => s.meta[META_CONTAINER_ID] === id);
-    // Another container may hold one of these IDs right now (a name reused by compose): that one
-    // is in `owned` under the same ID and is overwritten by the register below, as it should be.
-    const sameIds = desired.map((d) => this.owned.get(d.id)).filter((s): s is AgentService => s !== undefined);
-    const actual = [...current, ...sameIds.filter((s) => !current.includes(s))];
-    for (const d of desired) if (this.foreign.has(d.id)) actual.push({ ...asAgentService(d), meta: {} });
-    const plan = diffServices(desired, actual, this.owner);
+  private get drainTimeoutMs(): number {
+    return this.options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+  }
 
-    for (const c of plan.conflicts)
-      this.warnOnce(
+  /** Plans this container's changes, then runs them in order. */
+  private async apply(id: string, info: ContainerInfo | undefined, fields: Record<string, string>): Promise<void> {
+    const startedAt = info?.startedAt ? Date.parse(info.startedAt) : NaN;
+    const plan = planContainer(
+      {
         id,
-        `not registering ${c.id}: the agent holds a service with this ID that Switchyard does not own`,
-        { ...fields, serviceId: c.id },
-      );
-
-    const why = !info
-      ? 'the container no longer exists'
-      : !info.running
-        ? 'the container is not running'
-        : 'no longer part of the container’s definition';
-    for (const s of plan.deregister) {
-      await this.op('deregister', () => this.deps.consul.deregisterService(s.id));
-      this.forget(s.id);
-      this.touched.set(s.id, ++this.seq);
-      this.counts.deregistered++;
-      this.log.info(`deregistered ${s.name} (${s.id}): ${why}`, { ...fields, service: s.name, serviceId: s.id });
-    }
-
-    const draining = this.draining.get(id);
-    const drainTimeout = this.options.drainTimeoutMs ?? 600_000;
-    if (draining !== undefined && info?.running && Date.now() - draining > drainTimeout) {
-      this.log.warn(
-        `container still running ${Math.round(drainTimeout / 1000)} s after its stop signal; putting it back in rotation`,
+        running: info?.running === true,
+        ...(Number.isFinite(startedAt) ? { startedAt } : {}),
+        ...(info?.health ? { health: info.health } : {}),
+        desired: this.desiredFor(id, info),
+      },
+      this.owned.view(this.stopSignals.get(id)),
+      {
+        now: Date.now(),
+        drainTimeoutMs: this.drainTimeoutMs,
+        healthRefreshMs: HEALTH_REFRESH_MS,
+      },
+    );
+    if (plan.drainSince !== undefined && !this.stopSignals.has(id)) {
+      // Read back from the agent: the stop signal came before this process started.
+      this.stopSignals.set(id, plan.drainSince);
+      this.log.info(
+        `still draining: the container got its stop signal at ${new Date(plan.drainSince).toISOString()}, before this Switchyard started; its services stay in maintenance until it exits`,
         fields,
       );
-      this.draining.delete(id);
     }
-    const isDraining = this.draining.has(id) && info?.running === true;
-
-    for (const d of plan.register) {
-      await this.op('register', () => this.deps.consul.registerService(d));
-      this.owned.set(d.id, asAgentService(d));
-      this.touched.set(d.id, ++this.seq);
-      const hc = d.checks.find((c) => c.checkId === dockerHealthCheckId(d.id));
-      if (hc?.status) this.lastHealth.set(d.id, { status: hc.status, at: Date.now() });
-      this.counts.registered++;
-      this.log.info(
-        `registered ${d.name}${d.meta.color ? ` (${d.meta.color})` : ''} at ${d.address || '<agent address>'}:${d.port}`,
-        { ...fields, service: d.name, serviceId: d.id, address: d.address, port: d.port, tags: d.tags.join(',') },
+    if (plan.drainExpired) {
+      this.log.warn(
+        `container still running ${Math.round(this.drainTimeoutMs / 1000)} s after its stop signal; putting it back in rotation`,
+        fields,
       );
+      this.stopSignals.delete(id);
     }
+    const why = !info ? 'the container no longer exists' : plan.deregisterWhy;
+    for (const op of plan.ops) await this.execute(op, { id, fields, why });
     this.deps.metrics.registeredInstances.set(this.owned.size);
+  }
 
-    for (const d of desired) {
-      if (!this.owned.has(d.id)) continue;
-      if (isDraining && !this.inMaintenance.has(d.id)) {
-        await this.op('maintenance', () =>
-          this.deps.consul.setServiceMaintenance(d.id, true, 'switchyard: container is stopping (drain)'),
+  /** One operation: the Consul call, then our cache and the log line. */
+  private async execute(
+    op: RegistrarOp,
+    { id, fields, why }: { id: string; fields: Record<string, string>; why: string },
+  ): Promise<void> {
+    const consul = this.deps.consul;
+    switch (op.kind) {
+      case 'conflict':
+        this.warnOnce(
+          id,
+          `not registering ${op.serviceId}: the agent holds a service with this ID that Switchyard does not own`,
+          { ...fields, serviceId: op.serviceId },
         );
-        this.inMaintenance.add(d.id);
-        this.log.info(`drained ${d.name} (${d.id}): in maintenance until the container exits`, {
+        return;
+      case 'deregister': {
+        const s = op.service;
+        await this.op('deregister', () => consul.deregisterService(s.id));
+        this.owned.deregistered(s.id);
+        this.counts.deregistered++;
+        this.log.info(`deregistered ${s.name} (${s.id}): ${why}`, { ...fields, service: s.name, serviceId: s.id });
+        return;
+      }
+      case 'register': {
+        const d = op.service;
+        await this.op('register', () => consul.registerService(d));
+        this.owned.registered(d, op.healthStatus, Date.now());
+        this.counts.registered++;
+        this.log.info(
+          `registered ${d.name}${d.meta.color ? ` (${d.meta.color})` : ''} at ${d.address || '<agent address>'}:${d.port}`,
+          { ...fields, service: d.name, serviceId: d.id, address: d.address, port: d.port, tags: d.tags.join(',') },
+        );
+        return;
+      }
+      case 'drain':
+        await this.op('maintenance', () => consul.setServiceMaintenance(op.serviceId, true, op.reason));
+        this.owned.maintenanceSet(op.serviceId, op.reason);
+        this.log.info(`drained ${op.name} (${op.serviceId}): in maintenance until the container exits`, {
           ...fields,
-          service: d.name,
-          serviceId: d.id,
+          service: op.name,
+          serviceId: op.serviceId,
         });
-      } else if (!isDraining && this.inMaintenance.has(d.id)) {
-        await this.op('maintenance', () =>
-          this.deps.consul.setServiceMaintenance(d.id, false, 'switchyard: container running again'),
-        );
-        this.inMaintenance.delete(d.id);
-        this.log.info(`back in rotation: ${d.name} (${d.id})`, { ...fields, service: d.name, serviceId: d.id });
-      }
-      if (info?.health) {
-        const want: CheckStatus = info.health === 'healthy' ? 'passing' : 'critical';
-        const last = this.lastHealth.get(d.id);
-        if (!last || last.status !== want || Date.now() - last.at > HEALTH_REFRESH_MS) {
-          await this.op('health', () =>
-            this.deps.consul.updateTtlCheck(dockerHealthCheckId(d.id), want, healthNotes(info.health!)),
-          );
-          if (last && last.status !== want)
-            this.log.info(`Docker health of ${d.name} is now ${info.health}: check ${want}`, {
-              ...fields,
-              service: d.name,
-              serviceId: d.id,
-            });
-          this.lastHealth.set(d.id, { status: want, at: Date.now() });
-        }
-      }
+        return;
+      case 'undrain':
+        await this.op('maintenance', () => consul.setServiceMaintenance(op.serviceId, false, op.reason));
+        this.owned.maintenanceSet(op.serviceId, undefined);
+        this.log.info(`back in rotation: ${op.name} (${op.serviceId})`, {
+          ...fields,
+          service: op.name,
+          serviceId: op.serviceId,
+        });
+        return;
+      case 'health':
+        await this.op('health', () => consul.updateTtlCheck(op.checkId, op.status, op.notes));
+        this.owned.healthWritten(op.serviceId, op.status, Date.now());
+        if (op.changed)
+          this.log.info(`Docker health of ${op.name} is now ${op.health}: check ${op.status}`, {
+            ...fields,
+            service: op.name,
+            serviceId: op.serviceId,
+          });
+        return;
     }
   }
 

@@ -133,7 +133,8 @@ function dnsSafe(name: string): string {
 
 const OFF = new Set(['', 'false', '0', 'no', 'off']);
 
-function healthStatus(h: ContainerHealth): CheckStatus {
+/** A Docker HEALTHCHECK status as the Consul check status it becomes ('starting' keeps it out of rotation). */
+export function healthStatus(h: ContainerHealth): CheckStatus {
   return h === 'healthy' ? 'passing' : 'critical';
 }
 

@@ -34,6 +34,15 @@ export class TestContainers {
     return id;
   }
 
+  /**
+   * Runs the test app as a well-behaved server: on SIGTERM it keeps serving for `graceSeconds`
+   * (its in-flight requests), then exits 0. `args` go before the image, as for run().
+   */
+  async runGraceful(args: string[], graceSeconds: number): Promise<string> {
+    const script = `mkdir -p /www; echo blue > /www/index.html; trap "sleep ${graceSeconds}; exit 0" TERM; httpd -f -p 8080 -h /www & wait $!`;
+    return this.run([...args, '--entrypoint', '/bin/sh'], { cmd: ['-c', script] });
+  }
+
   /** Creates without starting (for tests of the create→start sequence). */
   async create(args: string[], options: { image?: string } = {}): Promise<string> {
     const { stdout } = await run(

@@ -30,6 +30,8 @@ export class FakeConsul implements ConsulClient {
   /** The agent's registrations, by service id. */
   readonly services = new Map<string, ServiceRegistration>();
   readonly maintenance = new Map<string, boolean>();
+  /** The reason given with each maintenance switched on, by service id. */
+  readonly maintenanceReasons = new Map<string, string>();
   readonly ttl = new Map<string, CheckStatus>();
   /** Every agent call, e.g. `register <id>`, `maintenance <id> true`. */
   readonly calls: string[] = [];
@@ -98,6 +100,7 @@ export class FakeConsul implements ConsulClient {
   loseEverything(): void {
     this.services.clear();
     this.maintenance.clear();
+    this.maintenanceReasons.clear();
     this.ttl.clear();
     this.health.clear();
     this.kv.clear();
@@ -117,6 +120,7 @@ export class FakeConsul implements ConsulClient {
     await this.agentCall(`deregister ${id}`);
     this.services.delete(id);
     this.maintenance.delete(id);
+    this.maintenanceReasons.delete(id);
   }
   async agentServices(): Promise<AgentService[]> {
     await this.agentCall('services');
@@ -133,9 +137,15 @@ export class FakeConsul implements ConsulClient {
     await this.agentCall(`ttl ${checkId} ${status}`);
     this.ttl.set(checkId, status);
   }
-  async setServiceMaintenance(id: string, enable: boolean): Promise<void> {
+  async setServiceMaintenance(id: string, enable: boolean, reason: string): Promise<void> {
     await this.agentCall(`maintenance ${id} ${enable}`);
     this.maintenance.set(id, enable);
+    if (enable) this.maintenanceReasons.set(id, reason);
+    else this.maintenanceReasons.delete(id);
+  }
+  async agentMaintenance(): Promise<Map<string, string>> {
+    await this.agentCall('checks');
+    return new Map([...this.maintenanceReasons].filter(([id]) => this.maintenance.get(id) === true));
   }
 
   catalogServices(options?: BlockingOptions): Promise<Indexed<Record<string, string[]>>> {

@@ -1,11 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { requireDocker } from '../helpers/components.js';
 import { TestConsulAgent } from '../helpers/consul-agent.js';
 import { TestContainers } from '../helpers/docker.js';
-import { waitFor } from '../helpers/ports.js';
+import { DockerSocketProxy } from '../helpers/docker-socket-proxy.js';
+import { freePort, waitFor } from '../helpers/ports.js';
 
 /**
  * `switchyard run` as a real process (the compiled CLI, `npm run build`), against a real dockerd
@@ -137,7 +139,10 @@ describe('switchyard run (process)', () => {
     d.child.kill('SIGTERM');
     expect((await d.exited).code).toBe(0);
     expect(await owned()).toEqual({});
-    expect(d.has(/deregistered all 1 services this node owns/)).toBe(true);
+    // On failure, the matcher prints every line the daemon logged.
+    expect(d.lines.map((l) => l.message)).toContainEqual(
+      expect.stringMatching(/deregistered all 1 services this node owns/),
+    );
     await containers.remove(keepId);
   }, 60_000);
 
@@ -168,5 +173,107 @@ describe('switchyard run (process)', () => {
     );
     s2.child.kill('SIGTERM');
     expect((await s2.exited).code).toBe(0);
+  }, 60_000);
+
+  it('a container stopping when Switchyard is SIGKILLed and restarted stays drained until it exits, then is deregistered', async () => {
+    const name = `sy-cli-drain-${process.pid}`;
+    // The app keeps serving for 12 s after SIGTERM (its grace period), then exits.
+    const id = await containers.runGraceful(
+      ['--name', name, '-l', `${COLOR}=blue`, '-l', 'SERVICE_NAME=clidrain', '-p', '127.0.0.1::8080'],
+      12,
+    );
+    const serviceId = `${NODE}:${name}:8080`;
+    const inMaintenance = async () => {
+      const checks = await agent.get<Record<string, { Notes: string }>>('/v1/agent/checks');
+      return checks[`_service_maintenance:${serviceId}`]?.Notes;
+    };
+    const passing = async () => (await agent.get<unknown[]>('/v1/health/service/clidrain?passing=true')).length;
+    const running = async () => (await containers.docker('inspect', '-f', '{{.State.Running}}', id)).trim() === 'true';
+
+    const s1 = switchyard(daemonArgs());
+    await waitFor('passing', async () => (await passing()) === 1, 15_000);
+    const stopping = containers.docker('stop', '-t', '30', id);
+    const stopSent = Date.now();
+    await waitFor('drained', async () => (await inMaintenance()) !== undefined, 5_000, 20);
+    expect(await inMaintenance()).toMatch(/^switchyard: container is stopping \(drain\) since /);
+    s1.child.kill('SIGKILL');
+    await s1.exited;
+    // Past the 2 s of events a start replays: the new process cannot see the kill event itself.
+    await new Promise((r) => setTimeout(r, 2_500));
+
+    const s2 = switchyard(daemonArgs());
+    await waitFor('restarted and reconciled', () => s2.has(/reconciled \(start\)/), 15_000);
+    expect(s2.lines.some((l) => l.container === name && /^still draining: /.test(l.message))).toBe(true);
+    // Through several resyncs (2 s) while the container still runs: in maintenance, never passing.
+    let checked = 0;
+    while (Date.now() - stopSent < 9_000) {
+      expect(await running()).toBe(true);
+      expect(await inMaintenance()).toMatch(/^switchyard: container is stopping \(drain\) since /);
+      expect(await passing()).toBe(0);
+      checked++;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(checked).toBeGreaterThan(5);
+    await stopping;
+    await waitFor('deregistered after exit', async () => !(serviceId in (await owned())), 5_000);
+    expect(s2.has(/^back in rotation/)).toBe(false);
+    s2.child.kill('SIGTERM');
+    expect((await s2.exited).code).toBe(0);
+    await containers.remove(id);
+  }, 90_000);
+
+  it('/healthz is 503 naming the registrar and why while the Docker event stream is down, 200 once it is back', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sy-registrar-healthz-'));
+    const proxy = new DockerSocketProxy(path.join(dir, 'docker.sock'));
+    await proxy.up();
+    try {
+      const port = await freePort();
+      const s = switchyard(daemonArgs(), {
+        DOCKER_HOST: proxy.dockerHost,
+        SWITCHYARD_HTTP_LISTEN: `127.0.0.1:${port}`,
+      });
+      const healthz = async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+        return {
+          code: res.status,
+          body: (await res.json()) as {
+            status: string;
+            parts: Record<string, { status: string; message?: string; since?: string }>;
+          },
+        };
+      };
+      await waitFor('healthy', async () => (await healthz().catch(() => undefined))?.code === 200, 15_000);
+
+      const cut = Date.now();
+      await proxy.down();
+      const down = await waitFor(
+        '503',
+        async () => {
+          const h = await healthz();
+          return h.code === 503 ? h : undefined;
+        },
+        5_000,
+      );
+      expect(down.body.status).toBe('unhealthy');
+      expect(down.body.parts.registrar).toMatchObject({ status: 'unhealthy' });
+      expect(down.body.parts.registrar!.message).toMatch(
+        /^the Docker event stream is down \(.+\); reconnecting with backoff$/,
+      );
+      expect(Math.abs(Date.parse(down.body.parts.registrar!.since!) - cut)).toBeLessThan(3_000);
+      // Still down a while later, with the reason of the failed reconnects (nothing listens now).
+      await new Promise((r) => setTimeout(r, 2_000));
+      const still = await healthz();
+      expect(still.code).toBe(503);
+      expect(still.body.parts.registrar!.message).toMatch(/ENOENT|ECONNREFUSED/);
+
+      await proxy.up();
+      await waitFor('200 again', async () => (await healthz()).code === 200, 20_000);
+      expect((await healthz()).body.parts.registrar).toMatchObject({ status: 'ok' });
+      s.child.kill('SIGTERM');
+      expect((await s.exited).code).toBe(0);
+    } finally {
+      await proxy.down();
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 });

@@ -60,8 +60,7 @@ class CuttableDocker implements DockerClient {
   cutStream(): void {
     this.cut?.abort();
   }
-  ping = () => this.inner.ping();
-  listContainers = (o?: { all?: boolean; labelKeys?: string[] }) => this.inner.listContainers(o);
+  listContainers = () => this.inner.listContainers();
   inspectContainer = (id: string) => this.inner.inspectContainer(id);
   signalContainer = (id: string, s: string) => this.inner.signalContainer(id, s);
   exec = (id: string, cmd: string[]) => this.inner.exec(id, cmd);
@@ -170,22 +169,9 @@ describe('registrar against real dockerd and Consul', () => {
   it('docker stop drains first: the instance stops passing at SIGTERM, while the container still runs, then leaves', async () => {
     const name = `sy-reg-drain-${process.pid}`;
     // A well-behaved app: on SIGTERM it keeps serving for 2 s (its in-flight requests), then exits.
-    const graceful =
-      'mkdir -p /www; echo blue > /www/index.html; trap "sleep 2; exit 0" TERM; httpd -f -p 8080 -h /www & wait $!';
-    const id = await containers.run(
-      [
-        '--name',
-        name,
-        '-l',
-        `${COLOR}=blue`,
-        '-l',
-        'SERVICE_NAME=drainme',
-        '-p',
-        '127.0.0.1::8080',
-        '--entrypoint',
-        '/bin/sh',
-      ],
-      { cmd: ['-c', graceful] },
+    const id = await containers.runGraceful(
+      ['--name', name, '-l', `${COLOR}=blue`, '-l', 'SERVICE_NAME=drainme', '-p', '127.0.0.1::8080'],
+      2,
     );
     const passing = async () => (await agent.get<unknown[]>('/v1/health/service/drainme?passing=true')).length;
     await waitFor('drainme passing', async () => (await passing()) === 1);

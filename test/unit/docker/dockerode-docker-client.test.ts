@@ -70,4 +70,10 @@ describe('toContainerInfo', () => {
     expect(toContainerInfo({ State: { Running: true, Restarting: true } }).running).toBe(false);
     expect(toContainerInfo({}).health).toBeUndefined();
   });
+
+  it('keeps StartedAt (the drain read back after a restart compares with it), but not the zero time of a never-started container', () => {
+    const started = '2026-12-01T14:00:00.123456789Z';
+    expect(toContainerInfo({ State: { Running: true, StartedAt: started } }).startedAt).toBe(started);
+    expect(toContainerInfo({ State: { StartedAt: '0001-01-01T00:00:00Z' } }).startedAt).toBeUndefined();
+  });
 });

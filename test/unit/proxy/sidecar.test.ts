@@ -1,42 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import type {
-  ContainerInfo,
-  ContainerSummary,
-  DockerClient,
-  DockerEvent,
-  ExecResult,
-} from '../../../src/docker/docker-client.js';
 import { CheckerError, ReloadError } from '../../../src/errors.js';
 import { DockerExecChecker } from '../../../src/proxy/config-checker.js';
 import { ContainerSignalReloader } from '../../../src/proxy/reloader.js';
-
-/** The sidecar layout through a fake of our own DockerClient interface. */
-class FakeDocker implements DockerClient {
-  execs: Array<{ id: string; cmd: string[] }> = [];
-  signals: Array<{ id: string; signal: string }> = [];
-  execResult: ExecResult = { exitCode: 0, output: '' };
-  signalError?: Error;
-  async ping(): Promise<void> {}
-  // eslint-disable-next-line require-yield
-  async *events(): AsyncIterable<DockerEvent> {
-    return;
-  }
-  async listContainers(): Promise<ContainerSummary[]> {
-    return [];
-  }
-  async inspectContainer(): Promise<ContainerInfo | undefined> {
-    return undefined;
-  }
-  async signalContainer(id: string, signal: string): Promise<void> {
-    if (this.signalError) throw this.signalError;
-    this.signals.push({ id, signal });
-  }
-  async exec(id: string, cmd: string[]): Promise<ExecResult> {
-    this.execs.push({ id, cmd });
-    return this.execResult;
-  }
-  async close(): Promise<void> {}
-}
+import { FakeDocker } from '../../helpers/fake-docker.js';
 
 describe('DockerExecChecker', () => {
   it('runs the checker inside the proxy container on the candidate as the container sees it', async () => {

@@ -5,7 +5,7 @@ import { createLogger } from '../../../src/log/logger.js';
 import { Registrar, type RegistrarOptions } from '../../../src/registrar/registrar.js';
 import { waitFor } from '../../helpers/ports.js';
 import { FakeConsul } from '../../helpers/fake-consul.js';
-import { FakeDocker, labelledContainer } from './fakes.js';
+import { FakeDocker, labelledContainer } from '../../helpers/fake-docker.js';
 
 interface LogLine {
   level: string;
@@ -185,11 +185,89 @@ describe('Registrar', () => {
     expect(r.health().status).toBe('ok');
     docker.failStream(new Error('socket hang up'));
     await waitFor('/healthz sees the stream down', () => r.health().status === 'unhealthy', 2_000);
+    expect(r.health().message).toBe('the Docker event stream is down (socket hang up); reconnecting with backoff');
+    expect(Date.now() - Date.parse(r.health().since!)).toBeLessThan(2_000);
     await waitFor('resubscribed', () => docker.subscriptions.length === 2 && docker.connected, 5_000);
     await waitFor('healthy again after the reconnect reconcile', () => r.health().status === 'ok', 2_000);
     expect(
       lines.some((l) => l.level === 'warn' && l.message.includes('Docker event stream failed (socket hang up)')),
     ).toBe(true);
+  });
+
+  it('reconcile() that joins a running pass reports the outcome of the pass that covers it, failure included', async () => {
+    const { docker, make } = setup();
+    const r = make();
+    await r.start();
+    await r.ready;
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((res) => (release = res));
+    const list = docker.listContainers.bind(docker);
+    let calls = 0;
+    docker.listContainers = async () => {
+      calls++;
+      if (calls === 1) {
+        await held;
+        return list();
+      }
+      throw new Error('dockerd gone');
+    };
+    const first = r.reconcile('resync');
+    await waitFor('the first pass is listing', () => calls === 1, 2_000);
+    const joined = r.reconcile('resync');
+    release();
+    expect(await joined).toBe(false);
+    expect(await first).toBe(false);
+    docker.listContainers = list;
+    expect(await r.reconcile('resync')).toBe(true);
+  });
+
+  it('a drain survives a restart of Switchyard: still in maintenance until the container exits, then deregistered', async () => {
+    const { docker, consul, lines, make } = setup();
+    const startedAt = new Date(Date.now() - 60_000).toISOString();
+    docker.containers.set('a', labelledContainer(1, { id: 'a', startedAt }));
+    const r1 = make();
+    await r1.start();
+    await r1.ready;
+    docker.emit('kill', 'a', { signal: '15' });
+    await waitFor('drained', () => consul.maintenance.get('node-a:web-1:8080') === true, 2_000);
+    expect(consul.maintenanceReasons.get('node-a:web-1:8080')).toMatch(
+      /^switchyard: container is stopping \(drain\) since \d{4}-\d\d-\d\dT/,
+    );
+    await r1.close();
+
+    const r2 = make();
+    await r2.start();
+    await r2.ready;
+    await r2.reconcile('resync');
+    expect(consul.maintenance.get('node-a:web-1:8080')).toBe(true);
+    expect(consul.calls.filter((c) => c === 'maintenance node-a:web-1:8080 false')).toEqual([]);
+    expect(
+      lines.filter((l) => l.message.startsWith('still draining: the container got its stop signal at')),
+    ).toMatchObject([{ container: 'web-1', containerId: 'a' }]);
+    docker.containers.set('a', { ...docker.containers.get('a')!, running: false });
+    docker.emit('die', 'a', { exitCode: '0' });
+    await waitFor('deregistered', () => !consul.services.has('node-a:web-1:8080'), 2_000);
+    expect(lines.some((l) => l.message.startsWith('back in rotation'))).toBe(false);
+  });
+
+  it('after a restart, a drained container that was started again since is put back in rotation', async () => {
+    const { docker, consul, make } = setup();
+    docker.containers.set(
+      'a',
+      labelledContainer(1, { id: 'a', startedAt: new Date(Date.now() - 60_000).toISOString() }),
+    );
+    const r1 = make();
+    await r1.start();
+    await r1.ready;
+    docker.emit('kill', 'a', { signal: '15' });
+    await waitFor('drained', () => consul.maintenance.get('node-a:web-1:8080') === true, 2_000);
+    await r1.close();
+    // Restarted while Switchyard was down (same id, same name, a later StartedAt).
+    docker.containers.set('a', { ...docker.containers.get('a')!, startedAt: new Date().toISOString() });
+    const r2 = make();
+    await r2.start();
+    await r2.ready;
+    expect(consul.maintenance.get('node-a:web-1:8080')).toBe(false);
   });
 
   it('the agent losing its state → everything registered again by the agent check', async () => {

@@ -5,18 +5,22 @@ import type {
   DockerEvent,
   EventStreamOptions,
   ExecResult,
-} from '../../../src/docker/docker-client.js';
+} from '../../src/docker/docker-client.js';
 
-/** Containers in memory and an event stream the test pushes into (and can cut). */
+/**
+ * DockerClient in memory, for every unit test that needs Docker: containers the test sets, an event
+ * stream it pushes into (and can end or fail), and a record of the signals and execs the sidecar
+ * proxy drivers send, with the answer the test chooses.
+ */
 export class FakeDocker implements DockerClient {
   readonly containers = new Map<string, ContainerInfo>();
   readonly subscriptions: Array<{ since?: string }> = [];
+  readonly execs: Array<{ id: string; cmd: string[] }> = [];
+  readonly signals: Array<{ id: string; signal: string }> = [];
+  execResult: ExecResult = { exitCode: 0, output: '' };
+  signalError: Error | undefined;
   private push: ((e: DockerEvent | 'end' | Error) => void) | undefined;
   private time = 1_700_000_000_000_000_000n;
-
-  ping(): Promise<void> {
-    return Promise.resolve();
-  }
 
   async *events(options: EventStreamOptions): AsyncIterable<DockerEvent> {
     this.subscriptions.push(options.since ? { since: options.since } : {});
@@ -76,17 +80,21 @@ export class FakeDocker implements DockerClient {
     return Promise.resolve(c ? structuredClone(c) : undefined);
   }
 
-  signalContainer(): Promise<void> {
-    return Promise.reject(new Error('not used by the registrar'));
+  signalContainer(id: string, signal: string): Promise<void> {
+    if (this.signalError) return Promise.reject(this.signalError);
+    this.signals.push({ id, signal });
+    return Promise.resolve();
   }
-  exec(): Promise<ExecResult> {
-    return Promise.reject(new Error('not used by the registrar'));
+  exec(id: string, cmd: string[]): Promise<ExecResult> {
+    this.execs.push({ id, cmd });
+    return Promise.resolve(this.execResult);
   }
   close(): Promise<void> {
     return Promise.resolve();
   }
 }
 
+/** A running container with the `color` label and one published port (n picks id, name and port). */
 export function labelledContainer(n: number, o: Partial<ContainerInfo> = {}): ContainerInfo {
   return {
     id: `${n}`.padStart(4, '0').padEnd(64, 'a'),

@@ -1,0 +1,97 @@
+import type { DockerClient, DockerEvent } from '../docker/docker-client.js';
+import { sinceFromNanos } from '../docker/event-lines.js';
+import { errorMessage } from '../errors.js';
+import type { Metrics } from '../http/metrics.js';
+import { backoffMs, sleep } from '../lifecycle.js';
+import type { Logger } from '../log/logger.js';
+
+export type ConnectTrigger = 'start' | 'reconnect';
+
+export interface FollowerHandlers {
+  /**
+   * Called once the subscription is open, so a listing cannot miss what happens meanwhile.
+   * Resolves true when it completed: only then is the stream counted as up again.
+   */
+  connected(trigger: ConnectTrigger): Promise<boolean>;
+  /** Runs on the read loop: must only do cheap bookkeeping (Docker drops a slow reader's events). */
+  event(e: DockerEvent): void;
+}
+
+/** The stream is down: since when, and why (for /healthz). */
+export interface StreamDown {
+  since: Date;
+  reason: string;
+}
+
+/**
+ * Follows Docker's container events for as long as `signal` is not aborted: subscribes, hands each
+ * event over, and when the stream ends or fails reconnects with backoff (0.5 s up to 15 s),
+ * replaying from the last event seen (`since`).
+ */
+export class DockerEventFollower {
+  private lastEventNano: bigint | undefined;
+  private downState: StreamDown | undefined;
+
+  constructor(
+    private readonly docker: DockerClient,
+    private readonly handlers: FollowerHandlers,
+    private readonly deps: { log: Logger; metrics: Metrics; signal: AbortSignal; now?: () => number },
+  ) {}
+
+  /** undefined while the stream is up (or not yet tried). */
+  get down(): StreamDown | undefined {
+    return this.downState;
+  }
+
+  async run(): Promise<void> {
+    const { signal } = this.deps;
+    const now = this.deps.now ?? Date.now;
+    let attempt = 0;
+    let connects = 0;
+    while (!signal.aborted) {
+      const streamAbort = new AbortController();
+      const streamSignal = AbortSignal.any([signal, streamAbort.signal]);
+      // On the first connection, ask for events from a moment before now: Docker replays what
+      // happened between the subscription and the listing, so nothing slips between them.
+      const since = sinceFromNanos(this.lastEventNano ?? BigInt(now() - 2_000) * 1_000_000n);
+      const trigger: ConnectTrigger = connects === 0 ? 'start' : 'reconnect';
+      if (connects > 0) this.deps.metrics.dockerReconnects.inc();
+      connects++;
+      let failure: unknown;
+      try {
+        const iterator = this.docker.events({ since, signal: streamSignal })[Symbol.asyncIterator]();
+        // The first next() sends the request; the listing starts only after it.
+        let next = iterator.next();
+        void this.handlers.connected(trigger).then(
+          (ok) => {
+            if (ok && !streamSignal.aborted) {
+              attempt = 0;
+              this.downState = undefined;
+            }
+          },
+          () => undefined,
+        );
+        for (;;) {
+          const r = await next;
+          if (r.done) break;
+          this.lastEventNano = r.value.timeNano;
+          this.handlers.event(r.value);
+          next = iterator.next();
+        }
+      } catch (err) {
+        failure = err;
+      }
+      if (signal.aborted) break;
+      streamAbort.abort();
+      const reason = failure ? errorMessage(failure) : 'the stream ended (dockerd restarting?)';
+      this.downState = { since: this.downState?.since ?? new Date(now()), reason };
+      const wait = backoffMs(attempt++, 500, 15_000);
+      this.deps.log.warn(
+        failure
+          ? `Docker event stream failed (${reason}); reconnecting in ${wait} ms, then replaying missed events and reconciling`
+          : `Docker event stream ended (dockerd restarting?); reconnecting in ${wait} ms, then replaying missed events and reconciling`,
+      );
+      if (!(await sleep(wait, signal))) break;
+    }
+  }
+}
