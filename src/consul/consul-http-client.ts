@@ -209,7 +209,8 @@ export class ConsulHttpClient implements ConsulClient {
           checkId: str(c.CheckID),
           name: str(c.Name),
           status: asStatus(c.Status),
-          output: str(c.Output),
+          // A maintenance check keeps its reason in Notes and has no output: show the reason.
+          output: str(c.Output) || str(c.Notes),
           serviceId: str(c.ServiceID),
         })),
       };

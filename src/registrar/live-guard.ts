@@ -43,6 +43,6 @@ export function guardLiveColor(g: GuardInput): GuardDecision {
   const example = others.find((i) => (!sameImage ? i.image !== g.image : i.version !== g.version)) ?? others[0]!;
   return {
     held: true,
-    reason: `container ${g.container} carries the live color ${g.live} of ${g.service}, but its ${what} (e.g. ${example.container}): held out of rotation so the main port does not mix versions; deploy into the idle color, or label it switchyard.allow-live=true to mean it`,
+    reason: `held out of the live color ${g.live} of ${g.service}: container ${g.container}'s ${what} (e.g. ${example.container}); deploy into the idle color, or label it switchyard.allow-live=true to mix on purpose`,
   };
 }

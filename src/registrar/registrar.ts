@@ -9,7 +9,11 @@ import { CoalescedRun } from './coalesced-run.js';
 import { ConsulGate } from './consul-gate.js';
 import { ContainerLanes } from './container-lanes.js';
 import { DockerEventFollower } from './docker-event-follower.js';
-import { META_CONTAINER_ID, META_CONTAINER_NAME } from './meta-keys.js';
+import { effectiveLive } from '../switch/decisions.js';
+import { healthByColor } from '../switch/instance-health.js';
+import { parseServiceState, stateKey } from '../switch/state.js';
+import { guardLiveColor } from './live-guard.js';
+import { META_COLOR, META_CONTAINER_ID, META_CONTAINER_NAME, META_IMAGE } from './meta-keys.js';
 import { OwnedServices } from './owned-services.js';
 import { eventEffect, planContainer, type RegistrarOp } from './registration-plan.js';
 import { serviceDefinitions, type DefinitionOptions } from './service-definitions.js';
@@ -28,7 +32,14 @@ export interface RegistrarOptions extends Omit<DefinitionOptions, 'owner' | 'hea
   drainTimeoutMs?: number;
   /** Parallel lanes (different containers) at once. */
   concurrency?: number;
+  /** Where the blue-green state lives, to guard the live color (live-guard.ts); unset: no guard. */
+  kvPrefix?: string;
+  /** Let a container join the live color with another image or version (`--allow-live-mix`). */
+  allowLiveMix?: boolean;
 }
+
+/** Container label that lets one container join the live color with another image or version. */
+export const ALLOW_LIVE_LABEL = 'switchyard.allow-live';
 
 export interface RegistrarDeps {
   docker: DockerClient;
@@ -439,8 +450,63 @@ export class Registrar implements Lifecycle, HealthReporter {
       this.stopSignals.delete(id);
     }
     const why = !info ? 'the container no longer exists' : plan.deregisterWhy;
-    for (const op of plan.ops) await this.execute(op, { id, fields, why });
+    for (const op of plan.ops) {
+      const hold = op.kind === 'register' && info ? await this.liveGuard(op.service, info) : undefined;
+      await this.execute(op, { id, fields, why });
+      if (hold && op.kind === 'register') {
+        const d = op.service;
+        await this.op('maintenance', () => this.deps.consul.setServiceMaintenance(d.id, true, hold));
+        this.owned.maintenanceSet(d.id, hold);
+        this.log.warn(hold, { ...fields, service: d.name, serviceId: d.id, image: d.meta[META_IMAGE] ?? '' });
+      }
+    }
     this.deps.metrics.registeredInstances.set(this.owned.size);
+  }
+
+  /**
+   * The maintenance reason when this registration would mix versions on the live color (the rule
+   * is live-guard.ts); undefined to register it as usual. When Consul cannot say what is live, the
+   * container is registered as usual: the guard never blocks a deploy on a read error.
+   */
+  private async liveGuard(d: ServiceRegistration, info: ContainerInfo): Promise<string | undefined> {
+    const color = d.meta[META_COLOR];
+    if (this.options.kvPrefix === undefined || color === undefined) return undefined;
+    try {
+      const [stored, health] = await Promise.all([
+        this.deps.consul.kvGet(stateKey(this.options.kvPrefix, d.name)),
+        this.deps.consul.healthService(d.name),
+      ]);
+      const parsed = stored ? parseServiceState(stored.value) : undefined;
+      const byColor = healthByColor(health.value);
+      const live = effectiveLive(parsed?.ok ? parsed.value : undefined, byColor);
+      const decision = guardLiveColor({
+        service: d.name,
+        container: info.name,
+        color,
+        image: d.meta[META_IMAGE] ?? info.image,
+        version: d.meta.version,
+        live,
+        liveInstances: health.value
+          .filter((i) => i.meta[META_COLOR] === live && i.serviceId !== d.id)
+          .map((i) => ({
+            container: i.meta[META_CONTAINER_NAME] ?? i.serviceId,
+            image: i.meta[META_IMAGE] ?? '',
+            version: i.meta.version,
+          })),
+        allow:
+          this.options.allowLiveMix === true ||
+          ['1', 'true', 'yes', 'on'].includes((info.labels[ALLOW_LIVE_LABEL] ?? '').trim().toLowerCase()),
+      });
+      return decision.held ? decision.reason : undefined;
+    } catch (err) {
+      this.log.warn(
+        `cannot check ${d.name}'s live color before registering: ${errorMessage(err)}; registering as usual`,
+        {
+          container: info.name,
+        },
+      );
+      return undefined;
+    }
   }
 
   /** One operation: the Consul call, then our cache and the log line. */

@@ -87,5 +87,5 @@ export function passingOf(byColor: ReadonlyMap<string, ColorHealth>, color: stri
 
 function oneLine(s: string): string {
   const line = s.trim().replace(/\s+/g, ' ');
-  return line.length > 120 ? `${line.slice(0, 117)}...` : line;
+  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
 }

@@ -37,7 +37,7 @@ function formatService(s: ServiceStatus, now: Date): string {
         `${i.address}:${i.port}`,
         i.passing
           ? 'passing'
-          : `${i.maintenance ? 'maintenance' : i.health}${i.why && !i.maintenance ? ` (${i.why})` : ''}`,
+          : `${i.maintenance ? (i.why ?? 'maintenance') : i.health}${i.why && !i.maintenance ? ` (${i.why})` : ''}`,
       ]);
   }
   if (rows.length > 1) {

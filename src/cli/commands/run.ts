@@ -39,6 +39,7 @@ export interface RunOptions extends CommonOptions, HttpOptions, RenderOptions {
   shutdownTimeout: number;
   /** Take part in executing rollouts (docs/rollouts.md). */
   rollouts: boolean;
+  allowLiveMix: boolean;
   rolloutLockDelay: number;
   rolloutSessionTtl: number;
 }
@@ -148,6 +149,13 @@ export function addRegisterOptions(cmd: Command): Command {
     )
     .addOption(
       boolOption(
+        '--allow-live-mix',
+        'register a container of the live color even when its image or SERVICE_VERSION differs from the live instances (default: held in maintenance; label switchyard.allow-live=true allows one container)',
+        'SWITCHYARD_ALLOW_LIVE_MIX',
+      ),
+    )
+    .addOption(
+      boolOption(
         '--deregister-on-exit',
         'on SIGTERM/SIGINT, deregister every service this node owns',
         'SWITCHYARD_DEREGISTER_ON_EXIT',
@@ -176,6 +184,8 @@ export function registrarOptions(o: RunOptions): RegistrarOptions {
     ...(o.ip ? { advertiseIp: o.ip } : {}),
     resyncMs: o.resync,
     deregisterOnExit: o.deregisterOnExit,
+    kvPrefix: o.kvPrefix,
+    allowLiveMix: o.allowLiveMix,
     closeTimeoutMs: Math.max(1_000, o.shutdownTimeout - 1_000),
   };
 }

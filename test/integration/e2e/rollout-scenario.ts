@@ -48,6 +48,8 @@ export async function runRolloutScenario(kind: 'haproxy' | 'nginx', log: (line: 
             `trafficLog=${path.join(tmp.dir, 'traffic.log')}`,
           ];
     const url = `http://127.0.0.1:${mainPort}`;
+    // A color label of its own keeps other tests' containers (same dockerd) out of this Consul.
+    const colorLabel = `sy-ro-${process.pid}-color`;
 
     const app = async (color: string) => {
       const port = await freePort();
@@ -69,7 +71,7 @@ export async function runRolloutScenario(kind: 'haproxy' | 'nginx', log: (line: 
           '--expose',
           String(port),
           '-l',
-          `color=${color}`,
+          `${colorLabel}=${color}`,
           '-l',
           `SERVICE_${port}_NAME=app`,
           '-l',
@@ -92,6 +94,8 @@ export async function runRolloutScenario(kind: 'haproxy' | 'nginx', log: (line: 
         'run',
         '--node-id',
         `e2e-${kind}`,
+        '--color-label',
+        colorLabel,
         '--ip',
         '127.0.0.1',
         '--proxy',

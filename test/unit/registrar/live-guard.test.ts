@@ -20,7 +20,7 @@ describe('guarding the live color', () => {
     const d = guardLiveColor(base);
     expect(d.held).toBe(true);
     expect(d.held && d.reason).toContain(
-      "container blue-3 carries the live color blue of app, but its image app:2 differs from the live instances' app:1 (e.g. blue-1)",
+      "held out of the live color blue of app: container blue-3's image app:2 differs from the live instances' app:1 (e.g. blue-1)",
     );
   });
   it('allows scaling the live color with the same image', () => {
