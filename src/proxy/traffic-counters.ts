@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { bucketOf, LATENCY_BUCKETS_MS } from '../rollout/traffic.js';
+import { bucketOf, LATENCY_BUCKETS_MS } from '../domain/traffic.js';
 import { haproxySocketCommand } from './haproxy-admin-socket.js';
 
 /**

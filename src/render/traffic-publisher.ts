@@ -3,7 +3,7 @@ import { errorMessage } from '../errors.js';
 import { once, sleep, type Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../log/logger.js';
 import type { ServerCounters, TrafficCounterSource } from '../proxy/traffic-counters.js';
-import { trafficKey, type ColorCounters, type TrafficReport } from '../rollout/traffic.js';
+import { trafficKey, type ColorCounters, type TrafficReport } from '../domain/traffic.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { safeName } from './safe-name.js';
 

@@ -9,7 +9,7 @@ import { SwitchStateStore } from '../switch/state-store.js';
 import { tick } from './machine.js';
 import { isActive, lockKey } from './plan.js';
 import { RolloutStore } from './rollout-store.js';
-import { totalsFor } from './traffic.js';
+import { totalsFor } from '../domain/traffic.js';
 
 /**
  * The thin, I/O half of rollouts, run by every `switchyard run` (any roles; `--no-rollouts` opts a

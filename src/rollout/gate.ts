@@ -1,5 +1,5 @@
 import type { Check, Gate } from './plan.js';
-import type { ColorWindow } from './traffic.js';
+import type { ColorWindow } from '../domain/traffic.js';
 
 /**
  * The metric gate of one check, pure: the canary's window against the thresholds, with the stable

@@ -5,7 +5,7 @@ import { passingOf } from '../switch/instance-health.js';
 import type { HistoryEntry, ServiceState } from '../switch/state.js';
 import { judge } from './gate.js';
 import { CHECKS_LIMIT, isActive, type Check, type Phase, type RolloutPlan } from './plan.js';
-import { colorWindow, type TrafficTotals } from './traffic.js';
+import { colorWindow, type TrafficTotals } from '../domain/traffic.js';
 
 /**
  * The rollout state machine, pure: from a plan, the time, the service's state and health and the

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { COLOR_PATTERN, type ParseResult } from '../switch/state.js';
-import { colorCountersSchema } from './traffic.js';
+import { colorCountersSchema } from '../domain/traffic.js';
 
 /**
  * A rollout plan and its progress, one JSON value at `<kv-prefix>/rollouts/<service>/plan`.

@@ -1,7 +1,7 @@
 import type { BlockingOptions, ConsulClient } from '../consul/consul-client.js';
 import { StateConflictError } from '../errors.js';
 import { isActive, parsePlan, planKey, rolloutsPrefix, type RolloutPlan, type RolloutRequest } from './plan.js';
-import { trafficPrefix, trafficReportSchema, type TrafficReport } from './traffic.js';
+import { trafficPrefix, trafficReportSchema, type TrafficReport } from '../domain/traffic.js';
 
 /** Rollout plans and traffic reports in Consul KV; every plan write is a check-and-set. */
 export interface StoredPlan {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { stepWeights, tick, type TickInput } from '../../../src/rollout/machine.js';
 import { DEFAULT_GATE, newPlan, parsePlan, type RolloutPlan } from '../../../src/rollout/plan.js';
-import { bucketOf, colorWindow, percentile, type TrafficTotals } from '../../../src/rollout/traffic.js';
+import { bucketOf, colorWindow, percentile, type TrafficTotals } from '../../../src/domain/traffic.js';
 import type { ColorHealth } from '../../../src/switch/instance-health.js';
 import type { ServiceState } from '../../../src/switch/state.js';
 
