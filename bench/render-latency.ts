@@ -21,8 +21,9 @@ import { Command } from 'commander';
 import { ConsulHttpClient } from '../src/consul/consul-http-client.js';
 import { Metrics } from '../src/http/metrics.js';
 import { createLogger, silentLogger } from '../src/log/logger.js';
-import { addRenderOptions, type RenderOptions } from '../src/render/render-options.js';
-import { RenderRole } from '../src/render/render-role.js';
+import { addRenderOptions } from '../src/cli/render-flags.js';
+import type { RenderOptions } from '../src/render/render-options.js';
+import { createRenderRole } from '../src/cli/compose.js';
 import { formatSummary, summarize } from './lib/stats.js';
 
 const ROUNDS = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 20;
@@ -99,7 +100,7 @@ async function scenario(runtimeApi: boolean, consulUrl: string, a: number, b: nu
   );
   const consul = new ConsulHttpClient({ address: consulUrl });
   const metrics = new Metrics({ defaultMetrics: false });
-  const role = new RenderRole(cmd.opts<RenderOptions>(), {
+  const role = createRenderRole(cmd.opts<RenderOptions>(), {
     consul,
     logger: process.env.BENCH_LOG
       ? createLogger({ level: 'debug', stream: process.stderr, json: true })

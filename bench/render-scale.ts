@@ -21,7 +21,7 @@ import { defaultTemplatePath } from '../src/render/render-options.js';
 import { parseTemplateParams } from '../src/render/template-params.js';
 import { buildSnapshot, DEFAULT_COLORS } from '../src/snapshot/build-snapshot.js';
 import { snapshotsEqual } from '../src/snapshot/snapshot-diff.js';
-import type { ServiceState } from '../src/switch/state.js';
+import type { ServiceState } from '../src/domain/service-state.js';
 import { formatSummary, summarize } from './lib/stats.js';
 
 function arg(name: string, def: number): number {

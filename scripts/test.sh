@@ -26,6 +26,8 @@ fi
 npm run --silent lint
 npm run --silent typecheck
 npx madge --circular --extensions ts src >/dev/null 2>&1 || { npx madge --circular --extensions ts src; exit 1; }
+# The folder rule: a folder imports only its own layer's folder and the layers below (.dependency-cruiser.cjs).
+npm run --silent depcruise
 npm run --silent build
 
 results=$(mktemp -d)

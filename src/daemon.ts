@@ -40,10 +40,6 @@ export class Daemon implements Lifecycle {
     return this;
   }
 
-  get partNames(): string[] {
-    return this.parts.map((p) => p.name);
-  }
-
   /** Each part and where it is in its life, for /healthz (src/http/health.ts). */
   partStates(): PartState[] {
     return this.parts.map((p) => ({

@@ -62,6 +62,9 @@ export class CheckerError extends SwitchyardError {
 /** Reloading or reconfiguring the proxy failed. */
 export class ReloadError extends SwitchyardError {}
 
+/** HAProxy's admin socket (Runtime API) could not be reached, did not answer, or answered something unreadable. */
+export class ProxySocketError extends SwitchyardError {}
+
 /** A switch, rollback or canary was refused (for example: too few passing instances). */
 export class SwitchRefusedError extends SwitchyardError {}
 

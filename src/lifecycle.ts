@@ -1,3 +1,5 @@
+import { SwitchyardError, errorMessage } from './errors.js';
+
 /** Every long-lived part of the daemon: started once, closed once (close is idempotent and bounded). */
 export interface Lifecycle {
   start(): Promise<void>;
@@ -29,24 +31,23 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
   }
 }
 
-/** A sleep that ends early (resolving false) when the signal aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve(false);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** Exponential backoff with full jitter, capped. attempt starts at 0. */
-export function backoffMs(attempt: number, baseMs = 250, maxMs = 30_000, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 20));
-  return Math.max(baseMs / 2, Math.floor(ceiling * (0.5 + random() / 2)));
+/**
+ * Runs every cleanup step in order, even when one throws, then throws one error naming each step
+ * that failed (the first failure as its cause). For close(): a part never leaves later parts open.
+ */
+export async function closeEach(
+  steps: ReadonlyArray<readonly [what: string, close: () => Promise<void>]>,
+): Promise<void> {
+  const failures: { what: string; err: unknown }[] = [];
+  for (const [what, close] of steps) {
+    try {
+      await close();
+    } catch (err) {
+      failures.push({ what, err });
+    }
+  }
+  if (failures.length > 0)
+    throw new SwitchyardError(failures.map((f) => `closing ${f.what} failed: ${errorMessage(f.err)}`).join('; '), {
+      cause: failures[0]!.err,
+    });
 }

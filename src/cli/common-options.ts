@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
-import { choiceParser } from '../config/values.js';
+import { choiceParser } from './values.js';
 
 /**
  * Options every subcommand shares, with the ecosystem's environment names where they exist

@@ -1,5 +1,5 @@
-import { backoffMs } from '../lifecycle.js';
-import { clockSleep, systemClock, type Clock } from '../watch/clock.js';
+import { backoffMs } from '../time/backoff.js';
+import { clockSleep, systemClock, type Clock } from '../time/clock.js';
 import type { BlockingOptions, Indexed } from './consul-client.js';
 
 /**

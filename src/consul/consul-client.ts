@@ -1,10 +1,13 @@
+import type { CheckStatus } from '../domain/check-status.js';
+
 /**
  * The one interface Switchyard uses to talk to Consul. The registrar uses the agent half, the
  * watcher and the switch commands use the catalog, health and KV half. A unit test fakes this
  * interface; integration tests run the real adapter against a real agent.
  */
 
-export type CheckStatus = 'passing' | 'warning' | 'critical';
+/** Re-exported: the status type is part of this interface's contract (its home is domain/). */
+export type { CheckStatus };
 
 /** A check attached to a service registration. Exactly one of http, tcp or ttl is set. */
 export interface ServiceCheck {

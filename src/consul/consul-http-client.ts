@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import Consul from 'consul';
 import { ClosedError, ConsulError } from '../errors.js';
+import { DEFAULT_CONSUL_WAIT_MS, MAX_CONSUL_WAIT_MS } from './blocking-query.js';
 import type {
   AgentService,
   BlockingOptions,
@@ -308,7 +309,7 @@ export class ConsulHttpClient implements ConsulClient {
   private blocking(options: BlockingOptions): Record<string, unknown> {
     // An index below 1 is never sent as "seen": Consul would answer at once, forever (a busy loop).
     if (options.index !== undefined && options.index >= 1) {
-      const waitMs = Math.min(options.waitMs ?? 300_000, 600_000);
+      const waitMs = Math.min(options.waitMs ?? DEFAULT_CONSUL_WAIT_MS, MAX_CONSUL_WAIT_MS);
       // Consul adds up to wait/16 of jitter; leave room for it before our own timeout fires.
       return {
         index: String(options.index),

@@ -1,5 +1,7 @@
 import { errorMessage } from '../errors.js';
-import { backoffMs, once, sleep, type Lifecycle } from '../lifecycle.js';
+import { once, type Lifecycle } from '../lifecycle.js';
+import { backoffMs } from '../time/backoff.js';
+import { sleep } from '../time/sleep.js';
 import type { Logger } from '../log/logger.js';
 import type { ConsulClient } from './consul-client.js';
 

@@ -1,6 +1,7 @@
 import { StringDecoder } from 'node:string_decoder';
-import { errorMessage } from '../errors.js';
 import type { DockerEvent } from './docker-client.js';
+import { errorMessage } from '../errors.js';
+import { cut } from '../log/text.js';
 
 /**
  * Splits Docker's newline-delimited JSON event stream. One HTTP chunk may hold several events or
@@ -43,14 +44,14 @@ export function parseEventLine(line: string): ParsedEvent {
   try {
     raw = JSON.parse(line);
   } catch (err) {
-    return { ok: false, error: `not JSON (${errorMessage(err)})`, line: clip(line) };
+    return { ok: false, error: `not JSON (${errorMessage(err)})`, line: cut(line, 200) };
   }
-  if (!raw || typeof raw !== 'object') return { ok: false, error: 'not a JSON object', line: clip(line) };
+  if (!raw || typeof raw !== 'object') return { ok: false, error: 'not a JSON object', line: cut(line, 200) };
   const o = raw as Record<string, unknown>;
   const actor = (o.Actor && typeof o.Actor === 'object' ? o.Actor : {}) as Record<string, unknown>;
   const id = typeof actor.ID === 'string' ? actor.ID : typeof o.id === 'string' ? o.id : '';
   const action = typeof o.Action === 'string' ? o.Action : typeof o.status === 'string' ? o.status : '';
-  if (!id || !action) return { ok: false, error: 'no Actor.ID or Action', line: clip(line) };
+  if (!id || !action) return { ok: false, error: 'no Actor.ID or Action', line: cut(line, 200) };
   const attributes: Record<string, string> = {};
   if (actor.Attributes && typeof actor.Attributes === 'object')
     for (const [k, v] of Object.entries(actor.Attributes as Record<string, unknown>))
@@ -71,8 +72,4 @@ export function sinceFromNanos(timeNano: bigint): string {
   const s = timeNano / 1_000_000_000n;
   const ns = timeNano % 1_000_000_000n;
   return `${s}.${ns.toString().padStart(9, '0')}`;
-}
-
-function clip(line: string): string {
-  return line.length > 200 ? `${line.slice(0, 197)}...` : line;
 }

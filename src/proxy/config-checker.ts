@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { DockerClient } from '../docker/docker-client.js';
-import { CheckerError } from '../errors.js';
+import { CheckerError, errorMessage } from '../errors.js';
 import type { ProxyKind } from './proxy-driver.js';
 import { describeExit, runCommand } from './run-command.js';
 
@@ -34,7 +34,7 @@ export class LocalChecker implements ConfigChecker {
     try {
       result = await runCommand(checkerArgs(this.kind, this.binary, candidatePath), { timeoutMs: this.timeoutMs });
     } catch (err) {
-      throw new CheckerError(`could not run the ${this.kind} checker ${this.binary}: ${(err as Error).message}`, '', {
+      throw new CheckerError(`could not run the ${this.kind} checker ${this.binary}: ${errorMessage(err)}`, '', {
         cause: err,
       });
     }
@@ -72,7 +72,7 @@ export class DockerExecChecker implements ConfigChecker {
       result = await this.docker.exec(this.container, checkerArgs(this.kind, this.binary, inContainer));
     } catch (err) {
       throw new CheckerError(
-        `could not run the ${this.kind} checker in container ${this.container}: ${(err as Error).message}`,
+        `could not run the ${this.kind} checker in container ${this.container}: ${errorMessage(err)}`,
         '',
         { cause: err },
       );

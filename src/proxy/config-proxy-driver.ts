@@ -30,8 +30,6 @@ export interface ConfigProxyDriverOptions {
   checker: ConfigChecker;
   /** undefined: install only (the proxy is reloaded by someone else, or this is a dry run). */
   reloader?: Reloader;
-  /** Runs after a successful reload; throws ReloadError when the proxy is not serving. */
-  verify?: () => Promise<void>;
   runtime?: RuntimeUpdater;
   logger: Logger;
   metrics?: Metrics;
@@ -137,7 +135,6 @@ export class ConfigProxyDriver implements ProxyDriver {
     }
     try {
       await reloader.reload();
-      await this.options.verify?.();
     } catch (err) {
       this.reloadOwed = true;
       this.options.metrics?.reloads.inc({ proxy: this.kind, outcome: 'error' });
@@ -159,13 +156,6 @@ export class ConfigProxyDriver implements ProxyDriver {
       ...fields,
       durationMs: Date.now() - started,
     });
-    if (this.options.runtime?.afterReload) {
-      await this.options.runtime
-        .afterReload({ config, snapshot })
-        .catch((err: unknown) =>
-          this.logger.warn(`re-applying runtime server state after the reload failed: ${errorMessage(err)}`, fields),
-        );
-    }
     return outcome('reloaded');
   }
 

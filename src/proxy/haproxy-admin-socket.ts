@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { ProxySocketError, errorMessage } from '../errors.js';
 
 /**
  * One command on HAProxy's stats/admin socket (non-interactive mode: HAProxy answers and closes).
@@ -10,14 +11,14 @@ export function haproxySocketCommand(socketPath: string, command: string, timeou
     let out = '';
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`HAProxy socket ${socketPath} did not answer "${command}" within ${timeoutMs} ms`));
+      reject(new ProxySocketError(`HAProxy socket ${socketPath} did not answer "${command}" within ${timeoutMs} ms`));
     }, timeoutMs);
     socket.setEncoding('utf8');
     socket.on('connect', () => socket.end(`${command}\n`));
     socket.on('data', (chunk: string) => (out += chunk));
     socket.on('error', (err) => {
       clearTimeout(timer);
-      reject(err);
+      reject(new ProxySocketError(`HAProxy socket ${socketPath}: ${errorMessage(err)}`, { cause: err }));
     });
     socket.on('close', () => {
       clearTimeout(timer);

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { ProxySocketError } from '../errors.js';
 
 /**
  * The pure half of the HAProxy Runtime API path: from the installed and the candidate config (both
@@ -139,11 +140,11 @@ export interface ServerStateRow {
 export function parseServersState(text: string): ServerStateRow[] {
   const lines = text.split('\n').map((l) => l.trim());
   const header = lines.find((l) => l.startsWith('#'));
-  if (!header) throw new Error(`"show servers state" answered without a header: ${text.slice(0, 200)}`);
+  if (!header) throw new ProxySocketError(`"show servers state" answered without a header: ${text.slice(0, 200)}`);
   const cols = header.replace(/^#\s*/, '').split(/\s+/);
   const at = (name: string) => {
     const i = cols.indexOf(name);
-    if (i < 0) throw new Error(`"show servers state" has no ${name} column`);
+    if (i < 0) throw new ProxySocketError(`"show servers state" has no ${name} column`);
     return i;
   };
   const idx = {

@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import type { DockerClient } from '../docker/docker-client.js';
-import { ReloadError } from '../errors.js';
+import { ReloadError, errorMessage } from '../errors.js';
 import { describeExit, runCommand } from './run-command.js';
 
 /** Makes the running proxy load the installed config. Throws ReloadError saying why it could not. */
@@ -15,7 +15,7 @@ export async function readLivePid(pidFile: string, what: string): Promise<number
   try {
     text = await readFile(pidFile, 'utf8');
   } catch (err) {
-    throw new ReloadError(`cannot read the ${what} pid file ${pidFile}: ${(err as Error).message}`, { cause: err });
+    throw new ReloadError(`cannot read the ${what} pid file ${pidFile}: ${errorMessage(err)}`, { cause: err });
   }
   // HAProxy writes the master pid first (then the workers' in older versions): the first line is the master.
   const pid = Number(text.trim().split(/\s+/)[0]);
@@ -84,12 +84,9 @@ export class PidSignalReloader implements Reloader {
     try {
       process.kill(pid, this.signal);
     } catch (err) {
-      throw new ReloadError(
-        `could not send ${this.signal} to the ${this.what} (pid ${pid}): ${(err as Error).message}`,
-        {
-          cause: err,
-        },
-      );
+      throw new ReloadError(`could not send ${this.signal} to the ${this.what} (pid ${pid}): ${errorMessage(err)}`, {
+        cause: err,
+      });
     }
     if (!before) return;
     const deadline = Date.now() + this.verifyTimeoutMs;
@@ -133,7 +130,7 @@ export class CommandReloader implements Reloader {
     try {
       result = await runCommand(['/bin/sh', '-c', this.command], { timeoutMs: this.timeoutMs });
     } catch (err) {
-      throw new ReloadError(`could not run the reload command: ${(err as Error).message}`, { cause: err });
+      throw new ReloadError(`could not run the reload command: ${errorMessage(err)}`, { cause: err });
     }
     if (result.exitCode !== 0) {
       const out = result.output ? `: ${result.output.slice(-2000)}` : '';
@@ -157,7 +154,7 @@ export class ContainerSignalReloader implements Reloader {
     try {
       await this.docker.signalContainer(this.container, this.signal);
     } catch (err) {
-      throw new ReloadError(`could not send ${this.signal} to container ${this.container}: ${(err as Error).message}`, {
+      throw new ReloadError(`could not send ${this.signal} to container ${this.container}: ${errorMessage(err)}`, {
         cause: err,
       });
     }

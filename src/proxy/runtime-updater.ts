@@ -10,6 +10,4 @@ import type { Snapshot } from '../snapshot/snapshot.js';
  */
 export interface RuntimeUpdater {
   tryApply(input: { installed: string; candidate: string; snapshot: Snapshot }): Promise<boolean>;
-  /** After every successful reload (server state set at runtime does not survive one). */
-  afterReload?(input: { config: string; snapshot: Snapshot }): Promise<void>;
 }

@@ -1,4 +1,5 @@
-import { backoffMs, sleep } from '../lifecycle.js';
+import { backoffMs } from '../time/backoff.js';
+import { sleep } from '../time/sleep.js';
 
 /**
  * Holds every lane while the Consul agent is unreachable, and lets one prober retry with backoff,

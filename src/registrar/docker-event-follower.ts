@@ -2,7 +2,8 @@ import type { DockerClient, DockerEvent } from '../docker/docker-client.js';
 import { sinceFromNanos } from '../docker/event-lines.js';
 import { errorMessage } from '../errors.js';
 import type { Metrics } from '../http/metrics.js';
-import { backoffMs, sleep } from '../lifecycle.js';
+import { backoffMs } from '../time/backoff.js';
+import { sleep } from '../time/sleep.js';
 import type { Logger } from '../log/logger.js';
 
 export type ConnectTrigger = 'start' | 'reconnect';

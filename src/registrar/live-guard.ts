@@ -1,3 +1,6 @@
+import type { ServiceRegistration } from '../consul/consul-client.js';
+import type { ContainerInfo } from '../docker/docker-client.js';
+
 /**
  * Guard the live color (docs/registering.md#guarding-the-live-color). A blue-green user deploys into
  * the idle color; a new container carrying the *live* color but another image (or SERVICE_VERSION)
@@ -46,3 +49,17 @@ export function guardLiveColor(g: GuardInput): GuardDecision {
     reason: `held out of the live color ${g.live} of ${g.service}: container ${g.container}'s ${what} (e.g. ${example.container}); deploy into the idle color, or label it switchyard.allow-live=true to mix on purpose`,
   };
 }
+
+/** Container label that lets one container join the live color with another image or version. */
+export const ALLOW_LIVE_LABEL = 'switchyard.allow-live';
+
+/** Whether a container's labels allow it (`switchyard.allow-live=true`). */
+export function allowedByLabel(labels: Readonly<Record<string, string>>): boolean {
+  return ['1', 'true', 'yes', 'on'].includes((labels[ALLOW_LIVE_LABEL] ?? '').trim().toLowerCase());
+}
+
+/** What the registrar asks before registering a colored service: a maintenance reason, or undefined. */
+export type LiveGuardCheck = (
+  registration: ServiceRegistration,
+  container: ContainerInfo,
+) => Promise<string | undefined>;

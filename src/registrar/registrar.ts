@@ -3,16 +3,15 @@ import type { ContainerInfo, DockerClient, DockerEvent } from '../docker/docker-
 import { ClosedError, ConsulError, LabelError, errorMessage } from '../errors.js';
 import type { HealthReporter, PartHealth } from '../http/health.js';
 import type { Metrics } from '../http/metrics.js';
-import { backoffMs, once, sleep, withTimeout, type Lifecycle } from '../lifecycle.js';
+import { once, withTimeout, type Lifecycle } from '../lifecycle.js';
+import { backoffMs } from '../time/backoff.js';
+import { sleep } from '../time/sleep.js';
 import { containerFields, type Logger } from '../log/logger.js';
 import { CoalescedRun } from './coalesced-run.js';
 import { ConsulGate } from './consul-gate.js';
 import { ContainerLanes } from './container-lanes.js';
 import { DockerEventFollower } from './docker-event-follower.js';
-import { effectiveLive } from '../switch/decisions.js';
-import { healthByColor } from '../switch/instance-health.js';
-import { parseServiceState, stateKey } from '../switch/state.js';
-import { guardLiveColor } from './live-guard.js';
+import type { LiveGuardCheck } from './live-guard.js';
 import { META_COLOR, META_CONTAINER_ID, META_CONTAINER_NAME, META_IMAGE } from './meta-keys.js';
 import { OwnedServices } from './owned-services.js';
 import { eventEffect, planContainer, type RegistrarOp } from './registration-plan.js';
@@ -32,20 +31,19 @@ export interface RegistrarOptions extends Omit<DefinitionOptions, 'owner' | 'hea
   drainTimeoutMs?: number;
   /** Parallel lanes (different containers) at once. */
   concurrency?: number;
-  /** Where the blue-green state lives, to guard the live color (live-guard.ts); unset: no guard. */
-  kvPrefix?: string;
-  /** Let a container join the live color with another image or version (`--allow-live-mix`). */
-  allowLiveMix?: boolean;
 }
-
-/** Container label that lets one container join the live color with another image or version. */
-export const ALLOW_LIVE_LABEL = 'switchyard.allow-live';
 
 export interface RegistrarDeps {
   docker: DockerClient;
   consul: ConsulClient;
   logger: Logger;
   metrics: Metrics;
+  /**
+   * Guarding the live color (live-guard.ts): the maintenance reason when this registration would mix
+   * versions on the live color, else undefined. Reading what is live is above this layer, so the
+   * composition root hands it in; unset: no guard.
+   */
+  liveGuard?: LiveGuardCheck;
 }
 
 type Trigger = 'start' | 'reconnect' | 'resync' | 'agent-lost';
@@ -463,41 +461,11 @@ export class Registrar implements Lifecycle, HealthReporter {
     this.deps.metrics.registeredInstances.set(this.owned.size);
   }
 
-  /**
-   * The maintenance reason when this registration would mix versions on the live color (the rule
-   * is live-guard.ts); undefined to register it as usual. When Consul cannot say what is live, the
-   * container is registered as usual: the guard never blocks a deploy on a read error.
-   */
+  /** The guard's verdict; a failing read registers as usual: the guard never blocks a deploy on it. */
   private async liveGuard(d: ServiceRegistration, info: ContainerInfo): Promise<string | undefined> {
-    const color = d.meta[META_COLOR];
-    if (this.options.kvPrefix === undefined || color === undefined) return undefined;
+    if (!this.deps.liveGuard || d.meta[META_COLOR] === undefined) return undefined;
     try {
-      const [stored, health] = await Promise.all([
-        this.deps.consul.kvGet(stateKey(this.options.kvPrefix, d.name)),
-        this.deps.consul.healthService(d.name),
-      ]);
-      const parsed = stored ? parseServiceState(stored.value) : undefined;
-      const byColor = healthByColor(health.value);
-      const live = effectiveLive(parsed?.ok ? parsed.value : undefined, byColor);
-      const decision = guardLiveColor({
-        service: d.name,
-        container: info.name,
-        color,
-        image: d.meta[META_IMAGE] ?? info.image,
-        version: d.meta.version,
-        live,
-        liveInstances: health.value
-          .filter((i) => i.meta[META_COLOR] === live && i.serviceId !== d.id)
-          .map((i) => ({
-            container: i.meta[META_CONTAINER_NAME] ?? i.serviceId,
-            image: i.meta[META_IMAGE] ?? '',
-            version: i.meta.version,
-          })),
-        allow:
-          this.options.allowLiveMix === true ||
-          ['1', 'true', 'yes', 'on'].includes((info.labels[ALLOW_LIVE_LABEL] ?? '').trim().toLowerCase()),
-      });
-      return decision.held ? decision.reason : undefined;
+      return await this.deps.liveGuard(d, info);
     } catch (err) {
       this.log.warn(
         `cannot check ${d.name}'s live color before registering: ${errorMessage(err)}; registering as usual`,

@@ -1,7 +1,7 @@
 import type { CheckStatus, ServiceCheck, ServiceRegistration } from '../consul/consul-client.js';
 import type { ContainerHealth, ContainerInfo, PortBinding } from '../docker/docker-client.js';
 import { LabelError } from '../errors.js';
-import { COLOR_PATTERN } from '../switch/state.js';
+import { COLOR_PATTERN } from '../domain/color.js';
 import {
   DOCKER_HEALTH_CHECK_SUFFIX,
   META_COLOR,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Eta, type TemplateFunction } from 'eta';
-import { TemplateError } from '../errors.js';
+import { TemplateError, errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { buildTemplateContext } from './template-context.js';
@@ -77,7 +77,7 @@ export class EtaTemplateRenderer implements TemplateRenderer {
     try {
       source = readFileSync(this.templatePath, 'utf8');
     } catch (err) {
-      throw new TemplateError(`template ${this.templatePath} cannot be read: ${(err as Error).message}`, {
+      throw new TemplateError(`template ${this.templatePath} cannot be read: ${errorMessage(err)}`, {
         cause: err,
       });
     }

@@ -1,5 +1,5 @@
 import PQueue from 'p-queue';
-import { formatMs, type WaitRange } from '../config/values.js';
+import { formatMs } from '../time/duration.js';
 import { CheckerError, ClosedError, ReloadError, TemplateError, errorMessage } from '../errors.js';
 import type { Metrics } from '../http/metrics.js';
 import { once, withTimeout, type Lifecycle } from '../lifecycle.js';
@@ -8,8 +8,8 @@ import type { ApplyOutcome, ProxyDriver } from '../proxy/proxy-driver.js';
 import { describeChanges, snapshotsEqual, summarizeChanges } from '../snapshot/snapshot-diff.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { liveChanges } from '../switch/live-changes.js';
-import { systemClock, type Clock, type TimerHandle } from '../watch/clock.js';
-import { Quiescence } from '../watch/quiescence.js';
+import { systemClock, type Clock, type TimerHandle } from '../time/clock.js';
+import { Quiescence, type WaitRange } from '../watch/quiescence.js';
 import type { TemplateRenderer } from './template-renderer.js';
 
 /** Tells the cluster which config this host serves (the KV renderer report), after each apply. */
@@ -74,11 +74,6 @@ export class RenderPipeline implements Lifecycle {
     this.log = options.logger.child({ component: 'render' });
     this.clock = options.clock ?? systemClock;
     this.quiet = new Quiescence(options.wait, this.clock, () => this.enqueue());
-  }
-
-  /** The snapshot the proxy serves now (last successful apply). */
-  get servedSnapshot(): Snapshot | undefined {
-    return this.applied;
   }
 
   start(): Promise<void> {

@@ -1,28 +1,17 @@
 import path from 'node:path';
 import type { ConsulClient } from '../consul/consul-client.js';
-import type { DockerClient } from '../docker/docker-client.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, errorMessage } from '../errors.js';
 import type { Metrics } from '../http/metrics.js';
-import { once, type Lifecycle } from '../lifecycle.js';
+import { closeEach, once, type Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../log/logger.js';
-import { DockerExecChecker } from '../proxy/config-checker.js';
-import { HaproxyDriver } from '../proxy/haproxy-driver.js';
-import { HaproxyRuntimeApi } from '../proxy/haproxy-runtime-api.js';
-import { NginxDriver } from '../proxy/nginx-driver.js';
 import type { ProxyDriver, ProxyKind } from '../proxy/proxy-driver.js';
 import type { SnapshotRules } from '../snapshot/build-snapshot.js';
 import { CatalogWatcher } from '../watch/catalog-watcher.js';
-import { ShellCommandChecker } from './check-command.js';
 import { EtaTemplateRenderer } from './eta-template-renderer.js';
-import {
-  DEFAULT_CONFIG_PATH,
-  DEFAULT_CONTAINER_CONFIG_DIR,
-  defaultTemplatePath,
-  type RenderOptions,
-} from './render-options.js';
+import { DEFAULT_CONFIG_PATH, defaultTemplatePath, type RenderOptions } from './render-options.js';
 import { RenderPipeline } from './render-pipeline.js';
 import { TemplateWatcher } from './template-watcher.js';
-import { HaproxyStatsSource, NginxTrafficLogSource } from '../proxy/traffic-counters.js';
+import type { TrafficCounterSource } from '../proxy/traffic-counters.js';
 import { TrafficPublisher } from './traffic-publisher.js';
 import { KvRendererReporter } from './renderer-report-writer.js';
 import { parseTemplateParams, type TemplateParams } from './template-params.js';
@@ -44,7 +33,7 @@ export function renderSettings(o: RenderOptions): RenderSettings {
   try {
     params = parseTemplateParams(o.templateParam);
   } catch (err) {
-    throw new ConfigError(`option '--template-param' (SWITCHYARD_TEMPLATE_PARAMS): ${(err as Error).message}`, {
+    throw new ConfigError(`option '--template-param' (SWITCHYARD_TEMPLATE_PARAMS): ${errorMessage(err)}`, {
       cause: err,
     });
   }
@@ -59,57 +48,15 @@ export function renderSettings(o: RenderOptions): RenderSettings {
   };
 }
 
-export interface DriverDeps {
-  logger: Logger;
-  metrics?: Metrics;
-  docker?: DockerClient;
-}
-
-/** The proxy driver the options describe; `reload: false` installs only (render --once --no-reload, --dry). */
-export function createDriver(o: RenderOptions, s: RenderSettings, deps: DriverDeps): ProxyDriver {
-  const docker = deps.docker;
-  if (o.proxyContainer && !docker) throw new ConfigError('--proxy-container needs a Docker connection');
-  const containerDir = o.proxyConfigDir ?? DEFAULT_CONTAINER_CONFIG_DIR[s.kind];
-  // The checker is chosen here rather than by the driver so that install-only (no reload) keeps
-  // checking inside the proxy's container.
-  const checker = o.checkCommand
-    ? new ShellCommandChecker(o.checkCommand)
-    : o.proxyContainer && docker
-      ? new DockerExecChecker(s.kind, docker, o.proxyContainer, containerDir, o.proxyBinary ?? s.kind)
-      : undefined;
-  const options = {
-    configPath: s.configPath,
-    logger: deps.logger,
-    metrics: deps.metrics,
-    ...(o.proxyBinary ? { binary: o.proxyBinary } : {}),
-    ...(checker ? { checker } : {}),
-    ...(o.reload && o.reloadCommand ? { reloadCommand: o.reloadCommand } : {}),
-    ...(o.reload && s.pidFile ? { pidFile: s.pidFile } : {}),
-    // A reload is done once a new worker answers on the admin socket — when the config declares one:
-    // the shipped template always does, an operator's own template when it is given as a param.
-    ...(s.kind === 'haproxy' && o.reload && !o.proxyContainer && (!o.template || 'adminSocket' in s.params.raw)
-      ? { adminSocket: s.params.adminSocket }
-      : {}),
-    ...(o.reload && o.proxyContainer && docker
-      ? { container: { docker, name: o.proxyContainer, configDir: containerDir } }
-      : {}),
-    // Server-only changes through the admin socket, no reload (src/proxy/haproxy-runtime-api.ts); the
-    // same conditions as above, since the socket must be one this host can reach.
-    ...(s.kind === 'haproxy' &&
-    o.reload &&
-    o.haproxyRuntimeApi !== false &&
-    !o.proxyContainer &&
-    (!o.template || 'adminSocket' in s.params.raw)
-      ? { runtime: new HaproxyRuntimeApi({ socketPath: s.params.adminSocket, logger: deps.logger }) }
-      : {}),
-  };
-  return s.kind === 'haproxy' ? new HaproxyDriver(options) : new NginxDriver(options);
-}
-
-export interface RenderRoleDeps extends DriverDeps {
+export interface RenderRoleDeps {
   consul: ConsulClient;
+  /** Built by the composition root (src/cli/compose.ts) from the same options. */
+  driver: ProxyDriver;
+  logger: Logger;
   metrics: Metrics;
   kvPrefix: string;
+  /** Where this host reads its proxy's request counters for rollout gates; unset: none published. */
+  traffic?: TrafficCounterSource;
 }
 
 /**
@@ -128,16 +75,16 @@ export class RenderRole implements Lifecycle {
   readonly traffic: TrafficPublisher | undefined;
   private readonly log: Logger;
 
-  constructor(o: RenderOptions, deps: RenderRoleDeps) {
+  constructor(o: RenderOptions, settings: RenderSettings, deps: RenderRoleDeps) {
     this.log = deps.logger.child({ component: 'render' });
-    this.settings = renderSettings(o);
+    this.settings = settings;
     // Compiles now: a daemon never starts on a template that does not compile.
     this.renderer = new EtaTemplateRenderer({
       templatePath: this.settings.templatePath,
       params: this.settings.params,
       logger: deps.logger,
     });
-    this.driver = createDriver(o, this.settings, deps);
+    this.driver = deps.driver;
     this.pipeline = new RenderPipeline({
       renderer: this.renderer,
       driver: this.driver,
@@ -160,17 +107,7 @@ export class RenderRole implements Lifecycle {
         this.traffic?.update(snapshot);
       },
     });
-    const p = this.settings.params;
-    const source =
-      o.proxyContainer || !o.reload
-        ? undefined
-        : this.settings.kind === 'haproxy'
-          ? !o.template || 'adminSocket' in p.raw
-            ? new HaproxyStatsSource(p.adminSocket)
-            : undefined
-          : p.trafficLog !== 'off'
-            ? new NginxTrafficLogSource(p.trafficLog)
-            : undefined;
+    const source = deps.traffic;
     this.traffic = source
       ? new TrafficPublisher({
           consul: deps.consul,
@@ -189,27 +126,13 @@ export class RenderRole implements Lifecycle {
     });
   }
 
-  /** The template file changed: compile it again and, when it compiles, re-render at once. */
-  templateEdited(): void {
-    try {
-      this.renderer.reload();
-    } catch (err) {
-      this.log.error(
-        `the edited template ${this.settings.templatePath} does not compile, so the last good one stays in use: ${(err as Error).message}`,
-      );
-      return;
-    }
-    this.pipeline.templateChanged();
-  }
-
   async start(): Promise<void> {
     try {
       await this.driver.start();
     } catch (err) {
-      throw new ConfigError(
-        `${(err as Error).message} (set --config, or run with --no-render on a host without a proxy)`,
-        { cause: err },
-      );
+      throw new ConfigError(`${errorMessage(err)} (set --config, or run with --no-render on a host without a proxy)`, {
+        cause: err,
+      });
     }
     await this.pipeline.start();
     await this.watcher.start();
@@ -220,11 +143,13 @@ export class RenderRole implements Lifecycle {
     );
   }
 
-  readonly close = once(async (): Promise<void> => {
-    await this.traffic?.close();
-    await this.templateWatcher.close();
-    await this.watcher.close();
-    await this.pipeline.close();
-    await this.driver.close();
-  });
+  readonly close = once(() =>
+    closeEach([
+      ['the traffic publisher', () => this.traffic?.close() ?? Promise.resolve()],
+      ['the template watcher', () => this.templateWatcher.close()],
+      ['the Consul watch', () => this.watcher.close()],
+      ['the render pipeline', () => this.pipeline.close()],
+      ['the proxy driver', () => this.driver.close()],
+    ]),
+  );
 }

@@ -2,7 +2,7 @@ import type { ConsulClient } from '../consul/consul-client.js';
 import { deepEqual } from '../snapshot/deep-equal.js';
 import { rendererReport } from '../snapshot/renderer-report.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
-import { rendererKey } from '../switch/state.js';
+import { rendererKey } from '../domain/service-state.js';
 import type { RendererReporter } from './render-pipeline.js';
 
 /**

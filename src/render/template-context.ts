@@ -1,21 +1,21 @@
-import type { CheckStatus } from '../consul/consul-client.js';
+import type { CheckStatus } from '../domain/check-status.js';
 import type { Instance, ServiceSnapshot, Snapshot } from '../snapshot/snapshot.js';
-import { COLOR_PATTERN, defaultLiveColor } from '../switch/state.js';
+import { COLOR_PATTERN } from '../domain/color.js';
+import { liveColor } from '../snapshot/live-color.js';
 import { safeName } from './safe-name.js';
 import type { TemplateParams } from './template-params.js';
+import { validAddress, validHostName, type AddressKind } from '../domain/address.js';
 import {
   commentText,
   formatEndpoint,
   quoteHaproxy,
   quoteNginx,
-  validAddress,
-  validHostName,
   validHttpPath,
   validPort,
   validToken,
-  type AddressKind,
 } from './validate.js';
 import { perServerWeights } from './weights.js';
+import { quoted } from '../log/text.js';
 
 /**
  * What a template sees as `it` (docs/templates.md is the reference). Built from a snapshot by a pure
@@ -137,7 +137,7 @@ export interface ContextResult {
 }
 
 /** A bounded, quoted rendering of an untrusted value for a log line. */
-const show = (v: unknown): string => JSON.stringify(String(v).slice(0, 80));
+const show = (v: unknown): string => quoted(v, 80);
 
 export function buildTemplateContext(snapshot: Snapshot, params: TemplateParams): ContextResult {
   const warnings: string[] = [];
@@ -191,7 +191,9 @@ function buildService(s: ServiceSnapshot, params: TemplateParams, warnings: stri
     warnings.push(`service ${show(s.name)}: ${what} color ${show(c)} is not a valid color; ignored`);
     return undefined;
   };
-  const live = validColor(s.live, 'live') ?? defaultLiveColor(passingCount);
+  // The snapshot's live color; a service of only uncolored instances (--services) has none there, and
+  // serves them as color "uncolored" by the same rule (snapshot/live-color.ts).
+  const live = validColor(s.live, 'live') ?? liveColor(undefined, passingCount);
   const idleRaw = validColor(s.idle, 'idle');
   const idle = idleRaw === live ? undefined : idleRaw;
 

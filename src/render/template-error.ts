@@ -1,5 +1,6 @@
 import { runInNewContext } from 'node:vm';
-import { TemplateError } from '../errors.js';
+import { TemplateError, errorMessage } from '../errors.js';
+import { cut } from '../log/text.js';
 
 /** A TemplateError that knows where: the template file and, when eta or V8 tells us, the line. */
 export class TemplateSourceError extends TemplateError {
@@ -11,6 +12,14 @@ export class TemplateSourceError extends TemplateError {
   ) {
     super(`template ${file}${line !== undefined ? ` line ${line}` : ''}: ${reason}`, options);
   }
+}
+
+/**
+ * One line for a log or a CI run: `template FILE line N: reason`. A TemplateError's own message is
+ * that line; its cause (eta's error, which can carry the whole compiled function) is left out.
+ */
+export function templateErrorText(err: unknown): string {
+  return err instanceof TemplateError ? err.message.split('\n')[0]! : errorMessage(err);
 }
 
 /**
@@ -58,4 +67,5 @@ function syntaxErrorLine(compiledSource: () => string): number | undefined {
   }
 }
 
-const oneLine = (s: string): string => s.trim().split('\n')[0]!.slice(0, 300);
+/** The first line only: eta's later lines are its compiled source. */
+const oneLine = (s: string): string => cut(s.trim().split('\n')[0]!, 300);

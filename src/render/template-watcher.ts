@@ -4,6 +4,7 @@ import { errorMessage } from '../errors.js';
 import { once } from '../lifecycle.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../log/logger.js';
+import { templateErrorText } from './template-error.js';
 
 /** What the watcher needs from a renderer (EtaTemplateRenderer has both). */
 export interface ReloadableTemplate {
@@ -78,7 +79,7 @@ export class TemplateWatcher implements Lifecycle {
     try {
       this.options.template.reload();
     } catch (err) {
-      this.logger.error(`${errorMessage(err)}; still rendering with the last good template`, {
+      this.logger.error(`${templateErrorText(err)}; still rendering with the last good template`, {
         template: templatePath,
       });
       return;

@@ -1,6 +1,7 @@
 import type { ConsulClient } from '../consul/consul-client.js';
 import { errorMessage } from '../errors.js';
-import { once, sleep, type Lifecycle } from '../lifecycle.js';
+import { once, type Lifecycle } from '../lifecycle.js';
+import { sleep } from '../time/sleep.js';
 import type { Logger } from '../log/logger.js';
 import type { ServerCounters, TrafficCounterSource } from '../proxy/traffic-counters.js';
 import { trafficKey, type ColorCounters, type TrafficReport } from '../domain/traffic.js';

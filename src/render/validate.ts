@@ -1,32 +1,10 @@
-import { isIPv4, isIPv6 } from 'node:net';
+import type { ValidAddress } from '../domain/address.js';
 
 /**
  * Validators and escapers for every value that can reach a proxy config from Consul, a label or a
  * template parameter. Each validator answers with the value in canonical form, or undefined when it
  * is not acceptable: callers leave the value out and warn; they never pass it through.
  */
-
-const HOSTNAME_LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
-const HOSTNAME = new RegExp(`^(?=.{1,253}$)${HOSTNAME_LABEL}(?:\\.${HOSTNAME_LABEL})*$`);
-
-export type AddressKind = 'ipv4' | 'ipv6' | 'hostname';
-
-export interface ValidAddress {
-  /** Canonical text (lowercase; IPv6 without brackets). */
-  address: string;
-  kind: AddressKind;
-}
-
-/** An IPv4 literal, an IPv6 literal (no zone id) or a DNS hostname; anything else is refused. */
-export function validAddress(raw: unknown): ValidAddress | undefined {
-  if (typeof raw !== 'string' || raw.length === 0 || raw.length > 253) return undefined;
-  const bare = raw.startsWith('[') && raw.endsWith(']') ? raw.slice(1, -1) : raw;
-  if (isIPv4(bare)) return { address: bare, kind: 'ipv4' };
-  if (isIPv6(bare) && !bare.includes('%')) return { address: bare.toLowerCase(), kind: 'ipv6' };
-  const lower = raw.toLowerCase();
-  if (HOSTNAME.test(lower)) return { address: lower, kind: 'hostname' };
-  return undefined;
-}
 
 export function validPort(raw: unknown): number | undefined {
   return typeof raw === 'number' && Number.isInteger(raw) && raw >= 1 && raw <= 65535 ? raw : undefined;
@@ -35,12 +13,6 @@ export function validPort(raw: unknown): number | undefined {
 /** `host:port`, with brackets around an IPv6 literal: the form both HAProxy and nginx accept. */
 export function formatEndpoint(address: ValidAddress, port: number): string {
   return address.kind === 'ipv6' ? `[${address.address}]:${port}` : `${address.address}:${port}`;
-}
-
-/** A name usable as an HTTP Host to route on: a DNS hostname, lowercase. */
-export function validHostName(raw: string): string | undefined {
-  const lower = raw.toLowerCase();
-  return HOSTNAME.test(lower) ? lower : undefined;
 }
 
 /**

@@ -2,7 +2,7 @@ import { SwitchRefusedError } from '../errors.js';
 import { decideCanary, decideSwitch, effectiveLive, type DecisionInput } from '../switch/decisions.js';
 import type { ColorHealth } from '../switch/instance-health.js';
 import { passingOf } from '../switch/instance-health.js';
-import type { HistoryEntry, ServiceState } from '../switch/state.js';
+import type { HistoryEntry, ServiceState } from '../domain/service-state.js';
 import { judge } from './gate.js';
 import { CHECKS_LIMIT, isActive, type Check, type Phase, type RolloutPlan } from './plan.js';
 import { colorWindow, type TrafficTotals } from '../domain/traffic.js';

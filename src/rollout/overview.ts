@@ -1,4 +1,4 @@
-import type { HistoryEntry } from '../switch/state.js';
+import type { HistoryEntry } from '../domain/service-state.js';
 import { SwitchStateStore } from '../switch/state-store.js';
 import type { ServiceStatus, SwitchControl } from '../switch/switch-control.js';
 import type { RolloutPlan } from './plan.js';

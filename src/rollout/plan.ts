@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { COLOR_PATTERN, type ParseResult } from '../switch/state.js';
+import { COLOR_PATTERN } from '../domain/color.js';
+import type { ParseResult } from '../domain/service-state.js';
 import { colorCountersSchema } from '../domain/traffic.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { ConsulClient } from '../consul/consul-client.js';
 import { StateConflictError, SwitchRefusedError, errorMessage } from '../errors.js';
-import { sleep } from '../lifecycle.js';
+import { sleep } from '../time/sleep.js';
 import { decideCanary, effectiveLive } from '../switch/decisions.js';
 import { DEFAULT_COLOR_TAGS, healthByColor } from '../switch/instance-health.js';
 import { SwitchStateStore } from '../switch/state-store.js';

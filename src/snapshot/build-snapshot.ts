@@ -1,7 +1,11 @@
-import { isIP } from 'node:net';
-import type { CheckStatus, HealthCheckState, HealthInstance } from '../consul/consul-client.js';
-import { COLOR_PATTERN, defaultLiveColor, type ServiceState } from '../switch/state.js';
+import { validAddress } from '../domain/address.js';
+import type { HealthCheckState, HealthInstance } from '../consul/consul-client.js';
+import type { CheckStatus } from '../domain/check-status.js';
+import { COLOR_PATTERN } from '../domain/color.js';
+import type { ServiceState } from '../domain/service-state.js';
+import { idleColor, liveColor } from './live-color.js';
 import type { Instance, ServiceSnapshot, Snapshot } from './snapshot.js';
+import { quoted } from '../log/text.js';
 
 /**
  * Consul answers → one frozen, deterministic Snapshot. Pure: the watcher feeds it what the
@@ -41,12 +45,10 @@ export interface BuildResult {
 export const DEFAULT_COLORS: readonly string[] = ['blue', 'green'];
 
 const SEVERITY: Record<CheckStatus, number> = { passing: 0, warning: 1, critical: 2 };
-const HOSTNAME =
-  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 /** An address a proxy config may carry: an IPv4/IPv6 literal or a DNS name, nothing else. */
 export function isSafeAddress(address: string): boolean {
-  return isIP(address) !== 0 || HOSTNAME.test(address);
+  return validAddress(address) !== undefined;
 }
 
 export function isMaintenanceCheck(check: HealthCheckState): boolean {
@@ -72,7 +74,7 @@ export function instanceColor(
     if (COLOR_PATTERN.test(metaColor)) return { color: metaColor };
     return {
       color: undefined,
-      problem: `Meta color ${JSON.stringify(metaColor.slice(0, 40))} is not a valid color (1-32 of a-z, 0-9, _ and -); the instance is treated as uncolored`,
+      problem: `Meta color ${quoted(metaColor, 40)} is not a valid color (1-32 of a-z, 0-9, _ and -); the instance is treated as uncolored`,
     };
   }
   return { color: instance.tags.find((t) => colors.includes(t)) };
@@ -94,7 +96,7 @@ export function buildSnapshot(sources: SnapshotSources, rules: SnapshotRules): B
       if (!isSafeAddress(raw.address)) {
         problems.push({
           ...where,
-          message: `address ${JSON.stringify(raw.address.slice(0, 80))} is not an IP address or host name; instance left out`,
+          message: `address ${quoted(raw.address, 80)} is not an IP address or host name; instance left out`,
         });
         continue;
       }
@@ -127,12 +129,8 @@ export function buildSnapshot(sources: SnapshotSources, rules: SnapshotRules): B
       const up = i.health === 'passing' && !i.maintenance ? 1 : 0;
       passing.set(i.color, (passing.get(i.color) ?? 0) + up);
     }
-    const live = state?.live ?? defaultLiveColor(passing);
-    let idle: string | undefined;
-    if (live !== undefined) {
-      const others = [...colored].filter((c) => c !== live).sort();
-      idle = state?.previous !== undefined && others.includes(state.previous) ? state.previous : others[0];
-    }
+    const live = liveColor(state, passing);
+    const idle = idleColor(live, state, colored);
     services.push(
       Object.freeze({
         name,

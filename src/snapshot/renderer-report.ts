@@ -1,4 +1,4 @@
-import type { RendererReport } from '../switch/state.js';
+import type { RendererReport } from '../domain/service-state.js';
 import type { Snapshot } from './snapshot.js';
 
 /**

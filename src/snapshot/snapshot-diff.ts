@@ -1,5 +1,6 @@
 import { deepEqual } from './deep-equal.js';
 import type { Instance, ServiceSnapshot, Snapshot } from './snapshot.js';
+import { weightsText, type Weights } from '../domain/weights.js';
 
 /** Two snapshots that would render the same config: equal in every field. */
 export function snapshotsEqual(a: Snapshot, b: Snapshot): boolean {
@@ -8,12 +9,6 @@ export function snapshotsEqual(a: Snapshot, b: Snapshot): boolean {
 
 const instanceKey = (i: Instance): string => `${i.node}/${i.id}`;
 const where = (i: Instance): string => `${i.address}:${i.port}${i.color ? ` (${i.color})` : ''}`;
-const weightsText = (w: Readonly<Record<string, number>> | undefined): string =>
-  w
-    ? Object.entries(w)
-        .map(([c, n]) => `${c}=${n}`)
-        .join(' ')
-    : 'none';
 
 /**
  * What changed between two snapshots, in words an operator reads in the reload log line:
@@ -44,7 +39,7 @@ function describeService(a: ServiceSnapshot, b: ServiceSnapshot): string[] {
     out.push(b.live ? `${name}: ${b.live} became live${a.live ? ` (was ${a.live})` : ''}` : `${name}: no live color`);
   else if (a.idle !== b.idle) out.push(`${name}: idle color is now ${b.idle ?? 'none'}`);
   if (!deepEqual(a.state?.weights, b.state?.weights))
-    out.push(`${name}: weights now ${weightsText(b.state?.weights)} (were ${weightsText(a.state?.weights)})`);
+    out.push(`${name}: weights now ${weightsOrNone(b.state?.weights)} (were ${weightsOrNone(a.state?.weights)})`);
   const before = new Map(a.instances.map((i) => [instanceKey(i), i]));
   const after = new Map(b.instances.map((i) => [instanceKey(i), i]));
   for (const [k, i] of after) {
@@ -75,4 +70,8 @@ export function summarizeChanges(changes: readonly string[], limit = 8): string 
   const lines = [...counts].map(([c, n]) => (n > 1 ? `${c} (×${n})` : c));
   const shown = lines.slice(0, limit).join('; ');
   return lines.length > limit ? `${shown}; and ${lines.length - limit} more` : shown;
+}
+
+function weightsOrNone(w: Weights | undefined): string {
+  return w ? weightsText(w) : 'none';
 }

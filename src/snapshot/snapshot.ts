@@ -1,5 +1,5 @@
-import type { CheckStatus } from '../consul/consul-client.js';
-import type { ServiceState } from '../switch/state.js';
+import type { CheckStatus } from '../domain/check-status.js';
+import type { ServiceState } from '../domain/service-state.js';
 
 /**
  * One consistent view of everything the render role serves: services → instances with their health,
@@ -27,7 +27,7 @@ export interface ServiceSnapshot {
   readonly name: string;
   /** Sorted by color, then address, then port, then id, so rendering is deterministic. */
   readonly instances: readonly Instance[];
-  /** The KV state; undefined when none is stored (the live color is then derived, see effectiveLive). */
+  /** The KV state; undefined when none is stored (the live color is then derived, see live-color.ts). */
   readonly state: ServiceState | undefined;
   /** The color serving the main port: state.live, else the default rule. */
   readonly live: string | undefined;

@@ -1,7 +1,8 @@
 import { SwitchRefusedError } from '../errors.js';
 import type { ColorHealth } from './instance-health.js';
 import { passingByColor, passingOf } from './instance-health.js';
-import { defaultLiveColor, type HistoryEntry, type ServiceState } from './state.js';
+import type { HistoryEntry, ServiceState } from '../domain/service-state.js';
+import { idleColor, liveColor } from '../snapshot/live-color.js';
 
 /**
  * The pure half of switch / rollback / canary: from the stored state and the instances' health to
@@ -27,19 +28,17 @@ export type Decision =
   | { kind: 'noop'; message: string }
   | { kind: 'change'; state: ServiceState; entry: HistoryEntry; message: string; warnings: string[] };
 
-/** The color serving the main port: the stored one, else the first color with a passing instance. */
+/** The live color (snapshot/live-color.ts's rule) from the instances' health by color. */
 export function effectiveLive(current: ServiceState | undefined, health: ReadonlyMap<string, ColorHealth>) {
-  return current?.live ?? defaultLiveColor(passingByColor(health));
+  return liveColor(current, passingByColor(health));
 }
 
-/** The color on the preview port: the previous live color when it has instances, else another one. */
+/** The idle color (snapshot/live-color.ts's rule): the same one the snapshot gives templates. */
 export function effectiveIdle(
   current: ServiceState | undefined,
   health: ReadonlyMap<string, ColorHealth>,
 ): string | undefined {
-  const live = effectiveLive(current, health);
-  if (current?.previous && current.previous !== live && health.has(current.previous)) return current.previous;
-  return [...health.keys()].filter((c) => c !== live).sort()[0];
+  return idleColor(effectiveLive(current, health), current, health.keys());
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -170,20 +169,4 @@ export function decideCanary(input: DecisionInput, color: string, percent: numbe
     message: `${input.service}: ${percent}% of traffic to ${color}, ${100 - percent}% to ${live}`,
     warnings,
   };
-}
-
-/** "5,25,50,100" → [5, 25, 50, 100]; each 1-100, strictly rising. Throws a plain Error saying what is wrong. */
-export function parseSteps(value: string): number[] {
-  const parts = value.split(',').map((s) => s.trim());
-  const steps: number[] = [];
-  for (const p of parts) {
-    if (!/^\d+$/.test(p)) throw new Error(`expected comma-separated percentages such as 5,25,50,100, got "${value}"`);
-    const n = Number(p);
-    if (n < 1 || n > 100) throw new Error(`each step must be from 1 to 100, got ${n} in "${value}"`);
-    if (steps.length > 0 && n <= steps[steps.length - 1]!)
-      throw new Error(`steps must rise, got ${n} after ${steps[steps.length - 1]} in "${value}"`);
-    steps.push(n);
-  }
-  if (steps.length === 0) throw new Error(`expected at least one step, got "${value}"`);
-  return steps;
 }

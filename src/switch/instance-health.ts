@@ -1,5 +1,7 @@
-import type { CheckStatus, HealthInstance } from '../consul/consul-client.js';
+import type { HealthInstance } from '../consul/consul-client.js';
+import type { CheckStatus } from '../domain/check-status.js';
 import { DEFAULT_COLORS, instanceColor, instanceHealth, isMaintenanceCheck } from '../snapshot/build-snapshot.js';
+import { oneLine } from '../log/text.js';
 
 /**
  * How the control commands judge instances, with the same rules as the render role's snapshot: an
@@ -40,7 +42,7 @@ export function viewInstance(i: HealthInstance, colorTags: readonly string[] = D
   const maintenanceCheck = own.find(isMaintenanceCheck);
   const failing = own.find((c) => c.status !== 'passing' && !isMaintenanceCheck(c));
   const why = maintenanceCheck
-    ? `maintenance${maintenanceCheck.output ? `: ${oneLine(maintenanceCheck.output)}` : ''}`
+    ? `maintenance${maintenanceCheck.output ? `: ${oneLine(maintenanceCheck.output, 300)}` : ''}`
     : failing
       ? `${failing.name || failing.checkId} is ${failing.status}${failing.output ? `: ${oneLine(failing.output)}` : ''}`
       : undefined;
@@ -83,9 +85,4 @@ export function passingByColor(byColor: ReadonlyMap<string, ColorHealth>): Map<s
 
 export function passingOf(byColor: ReadonlyMap<string, ColorHealth>, color: string): number {
   return byColor.get(color)?.passing ?? 0;
-}
-
-function oneLine(s: string): string {
-  const line = s.trim().replace(/\s+/g, ' ');
-  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
 }

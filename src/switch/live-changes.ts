@@ -1,4 +1,5 @@
 import type { Snapshot } from '../snapshot/snapshot.js';
+import { sameWeights } from '../domain/weights.js';
 
 /**
  * What a render host counts in switchyard_switches_total once a config is live: each service whose
@@ -12,12 +13,6 @@ export interface LiveChange {
   from: string | undefined;
   to: string | undefined;
   weights: Readonly<Record<string, number>> | undefined;
-}
-
-function sameWeights(a?: Readonly<Record<string, number>>, b?: Readonly<Record<string, number>>): boolean {
-  const ka = Object.keys(a ?? {}).sort();
-  const kb = Object.keys(b ?? {}).sort();
-  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a![k] === b![k]);
 }
 
 export function liveChanges(previous: Snapshot | undefined, next: Snapshot): LiveChange[] {

@@ -1,4 +1,5 @@
-import type { RendererReport } from './state.js';
+import type { RendererReport } from '../domain/service-state.js';
+import { sameWeights } from '../domain/weights.js';
 
 /**
  * Which render hosts serve what a switch wrote. Pure: `switch --wait` and `status` feed it the
@@ -19,12 +20,6 @@ export interface RendererProgress {
   hosts: RendererHostProgress[];
   /** At least one host serves the service and every one of them is in sync. */
   done: boolean;
-}
-
-function sameWeights(a: Record<string, number> | undefined, b: Record<string, number> | undefined): boolean {
-  const ka = Object.keys(a ?? {}).sort();
-  const kb = Object.keys(b ?? {}).sort();
-  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a![k] === b![k]);
 }
 
 export function rendererProgress(

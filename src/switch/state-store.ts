@@ -11,7 +11,7 @@ import {
   type HistoryEntry,
   type RendererReport,
   type ServiceState,
-} from './state.js';
+} from '../domain/service-state.js';
 
 /** A service's state as read, with the ModifyIndex a check-and-set write must quote (0: absent). */
 export interface StoredState {
@@ -29,11 +29,17 @@ export interface StoredHistory {
 }
 
 export interface CommitResult {
-  /** The state key's ModifyIndex after the write, for the next check-and-set (canary ramps). */
+  /**
+   * This write's ModifyIndex, for the next check-and-set (canary ramps); OVERTAKEN (0) when another
+   * writer changed the key before it could be read back, so that check-and-set fails as it should.
+   */
   modifyIndex: number;
   /** Said when the history could not be appended; the state change itself did happen. */
   warnings: string[];
 }
+
+/** No write of ours to build on: as a check-and-set index on an existing key, it always fails. */
+export const OVERTAKEN = 0;
 
 const HISTORY_CAS_ATTEMPTS = 5;
 
@@ -91,7 +97,8 @@ export class SwitchStateStore {
     entry: HistoryEntry,
   ): Promise<CommitResult> {
     const key = stateKey(this.prefix, service);
-    const ok = await this.consul.kvPut(key, JSON.stringify(state), { cas: expectedIndex });
+    const body = JSON.stringify(state);
+    const ok = await this.consul.kvPut(key, body, { cas: expectedIndex });
     if (!ok) {
       const now = await this.readState(service).catch(() => undefined);
       const who = now?.state
@@ -103,14 +110,18 @@ export class SwitchStateStore {
         `the state of ${service} changed while this command ran${who}; nothing was written — check "switchyard status" and run the command again`,
       );
     }
+    // A PUT answers only true/false: read our write's index back at once, and only when the key
+    // still holds our value. Another writer's index must never pass for ours (a canary ramp checks
+    // it to stop when someone else changed the state).
+    const after = await this.consul.kvGet(key);
+    const modifyIndex = after?.value === body ? after.modifyIndex : OVERTAKEN;
     const warnings: string[] = [];
     try {
       await this.appendHistory(service, entry);
     } catch (err) {
       warnings.push(`the switch happened, but its history entry could not be written: ${errorMessage(err)}`);
     }
-    const after = await this.consul.kvGet(key);
-    return { modifyIndex: after?.modifyIndex ?? 0, warnings };
+    return { modifyIndex, warnings };
   }
 
   /** Appends with check-and-set, retrying when another writer appended first; keeps the newest HISTORY_LIMIT. */
@@ -151,7 +162,7 @@ function parseHistory(key: string, raw: string): { entries: HistoryEntry[]; prob
   try {
     json = JSON.parse(raw);
   } catch (err) {
-    return { entries: [], problems: [`${key} is not JSON (${(err as Error).message}); history starts afresh`] };
+    return { entries: [], problems: [`${key} is not JSON (${errorMessage(err)}); history starts afresh`] };
   }
   if (!Array.isArray(json)) return { entries: [], problems: [`${key} is not a JSON array; history starts afresh`] };
   const entries: HistoryEntry[] = [];

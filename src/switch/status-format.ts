@@ -1,5 +1,6 @@
-import type { HistoryEntry } from './state.js';
+import type { HistoryEntry } from '../domain/service-state.js';
 import type { ServiceStatus } from './switch-control.js';
+import { weightsText } from '../domain/weights.js';
 
 /** `switchyard status` as a person reads it on a terminal. Pure, so its layout is unit-tested. */
 export function formatStatus(statuses: readonly ServiceStatus[], now: Date): string {
@@ -47,13 +48,6 @@ function formatService(s: ServiceStatus, now: Date): string {
   if (s.uncolored > 0) lines.push(`  (${s.uncolored} instance(s) without a color are not part of blue-green)`);
   for (const p of s.problems) lines.push(`  problem: ${p}`);
   return `${lines.join('\n')}\n`;
-}
-
-export function weightsText(w: Readonly<Record<string, number>>): string {
-  return Object.entries(w)
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([c, n]) => `${c} ${n}%`)
-    .join(', ');
 }
 
 export function describeEntry(e: HistoryEntry, now: Date): string {

@@ -1,6 +1,6 @@
 import type { ConsulClient } from '../consul/consul-client.js';
 import { ConfigError, SwitchRefusedError, errorMessage } from '../errors.js';
-import { sleep } from '../lifecycle.js';
+import { sleep } from '../time/sleep.js';
 import type { Logger } from '../log/logger.js';
 import {
   decideCanary,
@@ -13,7 +13,7 @@ import {
 } from './decisions.js';
 import { DEFAULT_COLOR_TAGS, healthByColor, type ColorHealth, type InstanceView } from './instance-health.js';
 import { rendererProgress, type RendererProgress } from './renderer-progress.js';
-import type { HistoryEntry, ServiceState } from './state.js';
+import type { HistoryEntry, ServiceState } from '../domain/service-state.js';
 import { SwitchStateStore } from './state-store.js';
 
 /**
@@ -193,10 +193,6 @@ export class SwitchControl {
     );
   }
 
-  private async stateIndex(service: string): Promise<number> {
-    return (await this.store.readState(service)).modifyIndex;
-  }
-
   private async input(
     service: string,
     options: ChangeOptions,
@@ -222,8 +218,17 @@ export class SwitchControl {
     service: string,
     options: ChangeOptions,
     decide: (input: DecisionInput) => Decision,
-    expectedIndex?: number,
   ): Promise<ChangeResult> {
+    return (await this.write(service, options, decide)).result;
+  }
+
+  /** A change, and the state key's index it leaves behind: its own write's, or the one it read when nothing changed. */
+  private async write(
+    service: string,
+    options: ChangeOptions,
+    decide: (input: DecisionInput) => Decision,
+    expectedIndex?: number,
+  ): Promise<{ result: ChangeResult; index: number }> {
     const { decision: input, modifyIndex, invalid } = await this.input(service, options);
     if (invalid) this.logger.warn(`${invalid}; this change replaces it`, { service });
     // A ramp passes the index it last wrote: anyone else's change in between stops the ramp.
@@ -240,13 +245,16 @@ export class SwitchControl {
       this.logger.info(decision.message, { service });
       const live = effectiveLive(input.current, input.health);
       return {
-        service,
-        changed: false,
-        message: decision.message,
-        warnings: [],
-        state: input.current,
-        expect: live ? { live, ...(input.current?.weights ? { weights: input.current.weights } : {}) } : undefined,
-        at,
+        result: {
+          service,
+          changed: false,
+          message: decision.message,
+          warnings: [],
+          state: input.current,
+          expect: live ? { live, ...(input.current?.weights ? { weights: input.current.weights } : {}) } : undefined,
+          at,
+        },
+        index: modifyIndex,
       };
     }
     for (const w of decision.warnings) this.logger.warn(w, { service });
@@ -257,16 +265,19 @@ export class SwitchControl {
       { service, action: decision.entry.action, from: decision.entry.from, to: decision.entry.to },
     );
     return {
-      service,
-      changed: true,
-      message: decision.message,
-      warnings: [...decision.warnings, ...written.warnings],
-      state: decision.state,
-      expect: {
-        live: decision.state.live,
-        ...(decision.state.weights ? { weights: decision.state.weights } : {}),
+      result: {
+        service,
+        changed: true,
+        message: decision.message,
+        warnings: [...decision.warnings, ...written.warnings],
+        state: decision.state,
+        expect: {
+          live: decision.state.live,
+          ...(decision.state.weights ? { weights: decision.state.weights } : {}),
+        },
+        at,
       },
-      at,
+      index: written.modifyIndex,
     };
   }
 }

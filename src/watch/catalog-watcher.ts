@@ -4,13 +4,13 @@ import { ClosedError, errorMessage } from '../errors.js';
 import type { Metrics } from '../http/metrics.js';
 import { once, type Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../log/logger.js';
-import { formatMs } from '../config/values.js';
+import { formatMs } from '../time/duration.js';
 import { buildSnapshot, type SnapshotRules } from '../snapshot/build-snapshot.js';
 import { deepEqual } from '../snapshot/deep-equal.js';
 import { snapshotsEqual } from '../snapshot/snapshot-diff.js';
 import type { ServiceSnapshot, Snapshot } from '../snapshot/snapshot.js';
-import { servicesPrefix, type ServiceState } from '../switch/state.js';
-import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { servicesPrefix, type ServiceState } from '../domain/service-state.js';
+import { systemClock, type Clock, type TimerHandle } from '../time/clock.js';
 import { readServiceStates, watchedServices } from './service-states.js';
 
 export interface CatalogWatcherOptions {

@@ -1,6 +1,6 @@
 import type { ConsulClient, HealthInstance } from '../consul/consul-client.js';
 import { buildSnapshot, type BuildResult, type SnapshotRules } from '../snapshot/build-snapshot.js';
-import { servicesPrefix } from '../switch/state.js';
+import { servicesPrefix } from '../domain/service-state.js';
 import { readServiceStates, watchedServices, type StateProblem } from './service-states.js';
 
 export interface FetchedSnapshot extends BuildResult {

@@ -1,5 +1,10 @@
-import type { WaitRange } from '../config/values.js';
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock, TimerHandle } from '../time/clock.js';
+
+/** consul-template's `wait`: render after `minMs` of quiet, but no later than `maxMs` after the first change. */
+export interface WaitRange {
+  minMs: number;
+  maxMs: number;
+}
 
 /**
  * consul-template's `wait min:max`: after a change, fire once `min` has passed with no further

@@ -1,5 +1,5 @@
 import type { KvEntry } from '../consul/consul-client.js';
-import { parseServiceState, servicesPrefix, type ServiceState } from '../switch/state.js';
+import { parseServiceState, servicesPrefix, type ServiceState } from '../domain/service-state.js';
 
 export interface StateProblem {
   key: string;

@@ -1,8 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { durationParser, intParser } from '../../config/values.js';
 import { DEFAULT_GATE } from '../../rollout/plan.js';
 import { RolloutControl } from '../../rollout/rollout-control.js';
-import { parseSteps } from '../../switch/decisions.js';
+import { durationParser, intParser, parseSteps } from '../values.js';
 import { addCommonOptions } from '../common-options.js';
 import {
   addChangeOptions,
@@ -26,14 +25,6 @@ interface CanaryOptions extends ChangeCommandOptions {
   colors: string[];
 }
 
-function stepsParser(value: string): number[] {
-  try {
-    return parseSteps(value);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
-}
-
 function percentParser(value: string): number {
   const n = Number(value.replace(/%$/, ''));
   if (!/^\d+(\.\d+)?%?$/.test(value) || n < 0 || n > 100)
@@ -54,7 +45,7 @@ export function canaryCommand(): Command {
     .argument('[percent]', 'share of traffic for <color>, 0-100 (not with --steps)', intParser(0, 100));
   addChangeOptions(addCommonOptions(cmd))
     .addOption(
-      new Option('--steps <list>', 'roll out through these percentages, e.g. 5,25,50,100').argParser(stepsParser),
+      new Option('--steps <list>', 'roll out through these percentages, e.g. 5,25,50,100').argParser(parseSteps),
     )
     .addOption(
       new Option('--interval <duration>', 'time between gate checks (and steps) of a rollout')

@@ -1,11 +1,11 @@
 import os from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { durationParser, intParser, parseList } from '../../config/values.js';
-import { ConsulHttpClient } from '../../consul/consul-http-client.js';
+import { durationParser, intParser, parseList } from '../values.js';
+import { consulClient } from '../compose.js';
 import { createLogger, type Logger } from '../../log/logger.js';
 import { DEFAULT_COLOR_TAGS } from '../../switch/instance-health.js';
 import { describeProgress } from '../../switch/renderer-progress.js';
-import { COLOR_PATTERN } from '../../switch/state.js';
+import { COLOR_PATTERN } from '../../domain/color.js';
 import { SwitchControl, type ChangeOptions, type ChangeResult } from '../../switch/switch-control.js';
 import { jsonLogs, type CommonOptions } from '../common-options.js';
 
@@ -107,7 +107,7 @@ export async function withControl<T>(
   fn: (control: SwitchControl, logger: Logger) => Promise<T>,
 ): Promise<T> {
   const logger = controlLogger(o);
-  const consul = new ConsulHttpClient({ address: o.consulAddr, ...(o.consulToken ? { token: o.consulToken } : {}) });
+  const consul = consulClient(o);
   try {
     return await fn(
       new SwitchControl({ consul, kvPrefix: o.kvPrefix, logger, ...(o.colors ? { colorTags: o.colors } : {}) }),

@@ -2,19 +2,20 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import { ConsulHttpClient } from '../../consul/consul-http-client.js';
-import type { DockerClient } from '../../docker/docker-client.js';
-import { DockerodeDockerClient } from '../../docker/dockerode-docker-client.js';
+import type { ConsulHttpClient } from '../../consul/consul-http-client.js';
+import type { DockerodeDockerClient } from '../../docker/dockerode-docker-client.js';
 import { CheckerError, ConfigError, ConsulError, TemplateError, errorMessage } from '../../errors.js';
 import { createLogger, type Logger } from '../../log/logger.js';
-import { DockerExecChecker, LocalChecker, type ConfigChecker } from '../../proxy/config-checker.js';
-import { ShellCommandChecker } from '../../render/check-command.js';
+import { proxyChecker } from '../../proxy/proxy-process.js';
 import { EtaTemplateRenderer } from '../../render/eta-template-renderer.js';
-import { addRenderOptions, DEFAULT_CONTAINER_CONFIG_DIR, type RenderOptions } from '../../render/render-options.js';
-import { createDriver, renderSettings, type RenderSettings } from '../../render/render-role.js';
+import type { RenderOptions } from '../../render/render-options.js';
+import { addRenderOptions } from '../render-flags.js';
+import { renderSettings, type RenderSettings } from '../../render/render-role.js';
 import { KvRendererReporter } from '../../render/renderer-report-writer.js';
+import { templateErrorText } from '../../render/template-error.js';
 import { fetchSnapshot } from '../../watch/fetch-snapshot.js';
 import { addCommonOptions, jsonLogs, type CommonOptions } from '../common-options.js';
+import { consulClient, createDriver, dockerClient, proxyProcess } from '../compose.js';
 
 /**
  * `switchyard render --once [--dry]`: one render from the current catalog, checked by the proxy's
@@ -56,16 +57,10 @@ export async function renderOnce(o: RenderCommandOptions, logger: Logger): Promi
   const renderer = oneLineTemplateErrors(
     () => new EtaTemplateRenderer({ templatePath: settings.templatePath, params: settings.params, logger }),
   );
-  let consul: ConsulHttpClient;
-  try {
-    consul = new ConsulHttpClient({ address: o.consulAddr, ...(o.consulToken ? { token: o.consulToken } : {}) });
-  } catch (err) {
-    throw new ConfigError(`option '--consul-addr' (CONSUL_HTTP_ADDR): ${errorMessage(err)}`, { cause: err });
-  }
+  const consul: ConsulHttpClient = consulClient(o);
   let docker: DockerodeDockerClient | undefined;
   try {
-    if (o.proxyContainer)
-      docker = new DockerodeDockerClient({ ...(o.dockerHost ? { host: o.dockerHost } : {}), logger });
+    if (o.proxyContainer) docker = dockerClient(o, logger);
     const fetched = await fetchSnapshot(consul, o.kvPrefix, settings.rules).catch((err: unknown) => {
       throw new ConsulError(`cannot read the catalog from Consul: ${errorMessage(err)}`, undefined, { cause: err });
     });
@@ -111,7 +106,7 @@ function oneLineTemplateErrors<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof TemplateError) throw new TemplateError(err.message.split('\n')[0]!);
+    if (err instanceof TemplateError) throw new TemplateError(templateErrorText(err));
     throw err;
   }
 }
@@ -121,19 +116,9 @@ async function checkCandidate(
   config: string,
   s: RenderSettings,
   o: RenderOptions,
-  docker: DockerClient | undefined,
+  docker: DockerodeDockerClient | undefined,
 ): Promise<void> {
-  const checker: ConfigChecker = o.checkCommand
-    ? new ShellCommandChecker(o.checkCommand)
-    : o.proxyContainer && docker
-      ? new DockerExecChecker(
-          s.kind,
-          docker,
-          o.proxyContainer,
-          o.proxyConfigDir ?? DEFAULT_CONTAINER_CONFIG_DIR[s.kind],
-          o.proxyBinary ?? s.kind,
-        )
-      : new LocalChecker(s.kind, o.proxyBinary ?? s.kind);
+  const checker = proxyChecker(s.kind, proxyProcess(o, s, docker));
   // Next to the target, relative includes resolve as they will once installed (and in the sidecar
   // layout the proxy's container sees the file); otherwise a private temp folder.
   const targetDir = path.dirname(s.configPath);

@@ -1,48 +1,13 @@
 import net from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { durationParser, parseBool, parseList } from '../../config/values.js';
-import { ConsulHttpClient } from '../../consul/consul-http-client.js';
-import { Daemon, DEFAULT_CLOSE_TIMEOUT_MS, closeOnly, runUntilSignal } from '../../daemon.js';
-import { DockerodeDockerClient } from '../../docker/dockerode-docker-client.js';
-import { ConfigError, errorMessage } from '../../errors.js';
-import { addHttpOptions, type HttpOptions } from '../../http/http-options.js';
-import { Metrics } from '../../http/metrics.js';
-import { StatusServer } from '../../http/status-server.js';
-import { createLogger, type Logger } from '../../log/logger.js';
-import { Registrar, type RegistrarOptions } from '../../registrar/registrar.js';
-import { isValidTag, type Selection } from '../../registrar/service-definitions.js';
-import { addRenderOptions, type RenderOptions } from '../../render/render-options.js';
-import { RenderRole } from '../../render/render-role.js';
-import { RolloutExecutor } from '../../rollout/executor.js';
-import { readOverview } from '../../rollout/overview.js';
-import { SwitchControl } from '../../switch/switch-control.js';
-import { addCommonOptions, jsonLogs, type CommonOptions } from '../common-options.js';
-
-/**
- * `switchyard run`: the daemon. Each role adds its options here and its part in buildDaemon();
- * register-role options are documented in docs/registering.md.
- */
-export interface RunOptions extends CommonOptions, HttpOptions, RenderOptions {
-  register: boolean;
-  /** The render role (Consul → proxy config); options in docs/rendering.md. */
-  render: boolean;
-  nodeId?: string;
-  colorLabel: string;
-  explicit: boolean;
-  allPublished: boolean;
-  tags: string[];
-  ip?: string;
-  internal: boolean;
-  network?: string;
-  resync: number;
-  deregisterOnExit: boolean;
-  shutdownTimeout: number;
-  /** Take part in executing rollouts (docs/rollouts.md). */
-  rollouts: boolean;
-  allowLiveMix: boolean;
-  rolloutLockDelay: number;
-  rolloutSessionTtl: number;
-}
+import { durationParser, parseBool, parseList } from '../values.js';
+import { DEFAULT_CLOSE_TIMEOUT_MS, runUntilSignal } from '../../daemon.js';
+import { createLogger } from '../../log/logger.js';
+import { isValidTag } from '../../registrar/service-definitions.js';
+import { addCommonOptions, jsonLogs } from '../common-options.js';
+import { buildDaemon, type RunOptions } from '../compose.js';
+import { addHttpOptions } from '../http-options.js';
+import { addRenderOptions } from '../render-flags.js';
 
 const NODE_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.@-]{0,99}$/;
 const LABEL_KEY = /^[a-zA-Z0-9][a-zA-Z0-9_.\-/]{0,127}$/;
@@ -167,115 +132,6 @@ export function addRegisterOptions(cmd: Command): Command {
         .argParser(durationParser(1_000, 300_000))
         .default(DEFAULT_CLOSE_TIMEOUT_MS, '10s'),
     );
-}
-
-export function registrarOptions(o: RunOptions): RegistrarOptions {
-  if (o.explicit && o.allPublished)
-    throw new ConfigError('--explicit and --all-published contradict each other: choose one (or neither)');
-  if (o.network && !o.internal) throw new ConfigError('--network only applies with --internal');
-  const selection: Selection = o.explicit ? 'explicit' : o.allPublished ? 'published' : 'labelled';
-  return {
-    ...(o.nodeId ? { nodeId: o.nodeId } : {}),
-    colorLabel: o.colorLabel,
-    selection,
-    extraTags: o.tags,
-    internal: o.internal,
-    ...(o.network ? { network: o.network } : {}),
-    ...(o.ip ? { advertiseIp: o.ip } : {}),
-    resyncMs: o.resync,
-    deregisterOnExit: o.deregisterOnExit,
-    kvPrefix: o.kvPrefix,
-    allowLiveMix: o.allowLiveMix,
-    closeTimeoutMs: Math.max(1_000, o.shutdownTimeout - 1_000),
-  };
-}
-
-export interface BuiltDaemon {
-  daemon: Daemon;
-  registrar?: Registrar;
-  render?: RenderRole;
-  rollouts?: RolloutExecutor;
-  metrics: Metrics;
-}
-
-/** Builds every part `run` starts, in start order; closing happens in reverse. */
-export function buildDaemon(o: RunOptions, logger: Logger, metrics = new Metrics()): BuiltDaemon {
-  const daemon = new Daemon({ logger, closeTimeoutMs: o.shutdownTimeout });
-  let consul: ConsulHttpClient;
-  try {
-    consul = new ConsulHttpClient({ address: o.consulAddr, ...(o.consulToken ? { token: o.consulToken } : {}) });
-  } catch (err) {
-    throw new ConfigError(`option '--consul-addr' (CONSUL_HTTP_ADDR): ${errorMessage(err)}`, { cause: err });
-  }
-  daemon.add(
-    'consul-client',
-    closeOnly(() => consul.close()),
-  );
-  const built: BuiltDaemon = { daemon, metrics };
-  // Early in the list, so probes get 503 "starting" while the roles start, and last to close.
-  if (o.httpListen) {
-    // The status page reads Consul as `switchyard status` does, whatever roles this daemon runs.
-    const control = new SwitchControl({ consul, kvPrefix: o.kvPrefix, logger, colorTags: o.colors });
-    daemon.add(
-      'http',
-      new StatusServer({
-        ...o.httpListen,
-        metrics,
-        health: daemon,
-        logger,
-        overview: () => readOverview(control, o.kvPrefix),
-      }),
-    );
-  }
-
-  if (o.register) {
-    const regOptions = registrarOptions(o);
-    let docker: DockerodeDockerClient;
-    try {
-      docker = new DockerodeDockerClient({ ...(o.dockerHost ? { host: o.dockerHost } : {}), logger });
-    } catch (err) {
-      throw new ConfigError(`option '--docker-host' (DOCKER_HOST): ${errorMessage(err)}`, { cause: err });
-    }
-    daemon.add(
-      'docker-client',
-      closeOnly(() => docker.close()),
-    );
-    built.registrar = new Registrar({ docker, consul, logger, metrics }, regOptions);
-    daemon.add('registrar', built.registrar);
-  }
-
-  if (o.render) {
-    let docker: DockerodeDockerClient | undefined;
-    if (o.proxyContainer) {
-      try {
-        docker = new DockerodeDockerClient({ ...(o.dockerHost ? { host: o.dockerHost } : {}), logger });
-      } catch (err) {
-        throw new ConfigError(`option '--docker-host' (DOCKER_HOST): ${errorMessage(err)}`, { cause: err });
-      }
-      const d = docker;
-      daemon.add(
-        'proxy-docker-client',
-        closeOnly(() => d.close()),
-      );
-    }
-    built.render = new RenderRole(o, { consul, logger, metrics, kvPrefix: o.kvPrefix, ...(docker ? { docker } : {}) });
-    daemon.add('render', built.render);
-  }
-
-  // Every daemon, whatever its roles, is a candidate executor: rollouts go on while any one runs.
-  if (o.rollouts) {
-    built.rollouts = new RolloutExecutor({
-      consul,
-      kvPrefix: o.kvPrefix,
-      logger,
-      node: async () => `${o.nodeId ?? (await consul.agentNodeName())}/${process.pid}`,
-      colorTags: o.colors,
-      lockDelayMs: o.rolloutLockDelay,
-      sessionTtlMs: o.rolloutSessionTtl,
-    });
-    daemon.add('rollouts', built.rollouts);
-  }
-  return built;
 }
 
 /** `--render` / `--no-render` (SWITCHYARD_RENDER) and the render role's options. */

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { sleep } from '../../lifecycle.js';
+import { sleep } from '../../time/sleep.js';
 import { readOverview, type Overview } from '../../rollout/overview.js';
 import { describePlan } from '../../rollout/rollout-control.js';
 import { describeEntry, formatStatus } from '../../switch/status-format.js';

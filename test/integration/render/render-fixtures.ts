@@ -4,8 +4,10 @@ import { Command } from 'commander';
 import { ConsulHttpClient } from '../../../src/consul/consul-http-client.js';
 import { Metrics } from '../../../src/http/metrics.js';
 import { createLogger, type Logger } from '../../../src/log/logger.js';
-import { addRenderOptions, type RenderOptions } from '../../../src/render/render-options.js';
-import { RenderRole } from '../../../src/render/render-role.js';
+import { addRenderOptions } from '../../../src/cli/render-flags.js';
+import type { RenderOptions } from '../../../src/render/render-options.js';
+import type { RenderRole } from '../../../src/render/render-role.js';
+import { createRenderRole } from '../../../src/cli/compose.js';
 import type { TestConsulAgent } from '../../helpers/consul-agent.js';
 
 export interface InstanceSpec {
@@ -68,7 +70,7 @@ export function startRole(
 ): { role: RenderRole; consul: ConsulHttpClient; metrics: Metrics; logs: LogCapture } {
   const consul = new ConsulHttpClient({ address: agent.address });
   const metrics = new Metrics({ defaultMetrics: false });
-  const role = new RenderRole(renderOptions(args), { consul, logger: logs.logger, metrics, kvPrefix: 'switchyard' });
+  const role = createRenderRole(renderOptions(args), { consul, logger: logs.logger, metrics, kvPrefix: 'switchyard' });
   return { role, consul, metrics, logs };
 }
 

@@ -149,14 +149,24 @@ describe('render role with HAProxy', () => {
 
   it('keeps the last good template and keeps serving when an edited template does not compile', async () => {
     const good = readFileSync(templatePath, 'utf8');
-    writeFileSync(templatePath, '<% if ( { %>broken');
-    role.templateEdited();
-    expect(logs.has('error', 'does not compile, so the last good one stays in use')).toBe(true);
+    // A JavaScript syntax error inside <% %>: eta's own error carries the whole compiled function.
+    writeFileSync(templatePath, `${good}\n<% if ( { %>broken\n`);
+    const brokenLine = good.split('\n').length + 1;
+    await waitFor('the template watcher to report the broken edit', () =>
+      logs.has('error', 'still rendering with the last good template'),
+    );
+    const line = logs.lines.find((l) => l.message.includes('still rendering with the last good template'))!;
+    // One line naming file and line, as `render --once` prints it; no compiled source.
+    expect(line.message.startsWith(`template ${templatePath} line ${brokenLine}: `)).toBe(true);
+    expect(line.message).not.toContain('\n');
+    expect(line.message).not.toContain('__eta');
     await register(agent, { id: 'web-d', port: backends.d!.port, color: 'blue' });
     await waitServed('d');
     expect(await served()).toEqual(new Set(['b', 'd']));
+    const recompiled = () => logs.lines.filter((l) => l.message.includes('rendering again')).length;
+    const before = recompiled();
     writeFileSync(templatePath, good);
-    role.templateEdited();
+    await waitFor('the template watcher to take the good template back', () => recompiled() > before);
   }, 15_000);
 
   it('does not install a config the checker rejects: the old one keeps serving, and it is retried', async () => {

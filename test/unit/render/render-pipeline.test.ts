@@ -9,7 +9,7 @@ import type { TemplateRenderer } from '../../../src/render/template-renderer.js'
 import { buildSnapshot, DEFAULT_COLORS } from '../../../src/snapshot/build-snapshot.js';
 import type { Snapshot } from '../../../src/snapshot/snapshot.js';
 import { healthInstance } from '../snapshot/fixtures.js';
-import { FakeClock, flushPromises } from '../watch/fake-clock.js';
+import { FakeClock, flushPromises } from '../../helpers/fake-clock.js';
 
 /** A snapshot of service "app" with `n` blue instances. */
 function snap(n: number, live?: string): Snapshot {

@@ -3,7 +3,8 @@ import { ConfigError } from '../../../src/errors.js';
 import { safeName } from '../../../src/render/safe-name.js';
 import { buildTemplateContext, slotCount } from '../../../src/render/template-context.js';
 import { parseTemplateParams } from '../../../src/render/template-params.js';
-import { quoteHaproxy, quoteNginx, validAddress } from '../../../src/render/validate.js';
+import { validAddress } from '../../../src/domain/address.js';
+import { quoteHaproxy, quoteNginx } from '../../../src/render/validate.js';
 import { perServerWeights } from '../../../src/render/weights.js';
 import { instance, service } from '../../fixtures/golden/snapshots.js';
 

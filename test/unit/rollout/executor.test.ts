@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { RolloutExecutor } from '../../../src/rollout/executor.js';
 import { DEFAULT_GATE, lockKey, newPlan, planKey, parsePlan } from '../../../src/rollout/plan.js';
 import { silentLogger } from '../../../src/log/logger.js';
-import { historyKey, stateKey } from '../../../src/switch/state.js';
+import { historyKey, stateKey } from '../../../src/domain/service-state.js';
 import { FakeConsul, instance } from '../../helpers/fake-consul.js';
 import { waitFor } from '../../helpers/ports.js';
 

@@ -3,7 +3,7 @@ import { stepWeights, tick, type TickInput } from '../../../src/rollout/machine.
 import { DEFAULT_GATE, newPlan, parsePlan, type RolloutPlan } from '../../../src/rollout/plan.js';
 import { bucketOf, colorWindow, percentile, type TrafficTotals } from '../../../src/domain/traffic.js';
 import type { ColorHealth } from '../../../src/switch/instance-health.js';
-import type { ServiceState } from '../../../src/switch/state.js';
+import type { ServiceState } from '../../../src/domain/service-state.js';
 
 const T0 = Date.parse('2030-01-01T00:00:00.000Z');
 const at = (s: number) => new Date(T0 + s * 1000);

@@ -3,7 +3,7 @@ import type { HealthInstance } from '../../../src/consul/consul-client.js';
 import { buildSnapshot, DEFAULT_COLORS, isSafeAddress } from '../../../src/snapshot/build-snapshot.js';
 import { describeChanges, snapshotsEqual, summarizeChanges } from '../../../src/snapshot/snapshot-diff.js';
 import { reportedServices } from '../../../src/snapshot/renderer-report.js';
-import type { ServiceState } from '../../../src/switch/state.js';
+import type { ServiceState } from '../../../src/domain/service-state.js';
 import { healthInstance } from './fixtures.js';
 
 function build(

@@ -6,12 +6,11 @@ import {
   decideSwitch,
   effectiveIdle,
   effectiveLive,
-  parseSteps,
   type DecisionInput,
 } from '../../../src/switch/decisions.js';
 import type { ColorHealth } from '../../../src/switch/instance-health.js';
-import type { ServiceState } from '../../../src/switch/state.js';
-import { parseServiceState } from '../../../src/switch/state.js';
+import type { ServiceState } from '../../../src/domain/service-state.js';
+import { parseServiceState } from '../../../src/domain/service-state.js';
 
 function health(counts: Record<string, [passing: number, total: number]>): Map<string, ColorHealth> {
   return new Map(
@@ -51,6 +50,8 @@ describe('live and idle colors', () => {
   it('defaults to the first color in name order with a passing instance', () => {
     expect(effectiveLive(undefined, health({ blue: [0, 1], green: [1, 1] }))).toBe('green');
     expect(effectiveLive(undefined, health({ blue: [0, 1] }))).toBeUndefined();
+    // No live color, no idle one: status agrees with the snapshot the templates get.
+    expect(effectiveIdle(undefined, health({ blue: [0, 1], green: [0, 2] }))).toBeUndefined();
   });
   it('prefers the previous live color as idle', () => {
     const h = health({ blue: [1, 1], green: [1, 1], red: [1, 1] });
@@ -175,18 +176,5 @@ describe('canary', () => {
     expect(() => decideCanary(input({ live: 'blue' }, { blue: [1, 1], green: [0, 1] }), 'green', 10)).toThrow(
       'green has 0 passing instances of app',
     );
-  });
-});
-
-describe('parseSteps', () => {
-  it('reads rising percentages', () => {
-    expect(parseSteps('5,25,50,100')).toEqual([5, 25, 50, 100]);
-    expect(parseSteps(' 10 ')).toEqual([10]);
-  });
-  it('says what is wrong', () => {
-    expect(() => parseSteps('5,x')).toThrow('expected comma-separated percentages');
-    expect(() => parseSteps('0,50')).toThrow('from 1 to 100');
-    expect(() => parseSteps('50,25')).toThrow('steps must rise');
-    expect(() => parseSteps('5,150')).toThrow('from 1 to 100');
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { describeProgress, rendererProgress } from '../../../src/switch/renderer-progress.js';
-import type { RendererReport } from '../../../src/switch/state.js';
+import type { RendererReport } from '../../../src/domain/service-state.js';
 
 const at = '2030-01-01T00:00:00.000Z';
 

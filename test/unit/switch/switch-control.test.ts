@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { ConfigError, StateConflictError, SwitchRefusedError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import { SwitchControl } from '../../../src/switch/switch-control.js';
-import { HISTORY_LIMIT, historyKey, rendererKey, stateKey } from '../../../src/switch/state.js';
+import { HISTORY_LIMIT, historyKey, rendererKey, stateKey } from '../../../src/domain/service-state.js';
 import { FakeConsul, instance } from '../../helpers/fake-consul.js';
 
 const opts = { minPassing: 1, force: false, by: 'alice@ops1' };

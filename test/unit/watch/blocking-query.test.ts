@@ -3,7 +3,7 @@ import { runBlockingQuery, type BlockingQueryOptions } from '../../../src/consul
 import type { BlockingOptions, Indexed } from '../../../src/consul/consul-client.js';
 import { ConsulError } from '../../../src/errors.js';
 import { deepEqual } from '../../../src/snapshot/deep-equal.js';
-import { FakeClock, flushPromises } from './fake-clock.js';
+import { FakeClock, flushPromises } from '../../helpers/fake-clock.js';
 
 type Answer = Indexed<string[]> | Error;
 

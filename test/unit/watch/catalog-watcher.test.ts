@@ -6,7 +6,7 @@ import { DEFAULT_COLORS } from '../../../src/snapshot/build-snapshot.js';
 import type { Snapshot } from '../../../src/snapshot/snapshot.js';
 import { CatalogWatcher, type CatalogWatcherOptions } from '../../../src/watch/catalog-watcher.js';
 import { healthInstance } from '../snapshot/fixtures.js';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 import { FakeConsul } from '../../helpers/fake-consul.js';
 
 const watchers: CatalogWatcher[] = [];

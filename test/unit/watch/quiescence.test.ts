@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Quiescence } from '../../../src/watch/quiescence.js';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 
 function setup(minMs: number, maxMs: number) {
   const clock = new FakeClock();

@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../../../src/watch/clock.js';
+import type { Clock, TimerHandle } from '../../src/time/clock.js';
 
 /** A clock that moves only when the test says so; due timers run in time order. */
 export class FakeClock implements Clock {

@@ -1,6 +1,6 @@
-import { CheckerError } from '../errors.js';
-import type { ConfigChecker } from '../proxy/config-checker.js';
-import { describeExit, runCommand } from '../proxy/run-command.js';
+import { CheckerError, errorMessage } from '../errors.js';
+import type { ConfigChecker } from './config-checker.js';
+import { describeExit, runCommand } from './run-command.js';
 
 /**
  * `--check-command`: an operator's own checker, run by /bin/sh. `{}` in the command is replaced by
@@ -23,7 +23,7 @@ export class ShellCommandChecker implements ConfigChecker {
     try {
       result = await runCommand(['/bin/sh', '-c', script], { timeoutMs: this.timeoutMs });
     } catch (err) {
-      throw new CheckerError(`could not run the check command ${this.description}: ${(err as Error).message}`, '', {
+      throw new CheckerError(`could not run the check command ${this.description}: ${errorMessage(err)}`, '', {
         cause: err,
       });
     }

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { parseListen } from '../config/values.js';
+import { parseListen } from './values.js';
+import { errorMessage } from '../errors.js';
 
 /** `--http-listen`: where `run` serves /healthz and /metrics; "off" serves nothing. */
 export interface HttpOptions {
@@ -13,7 +14,7 @@ export function parseHttpListen(value: string): { host: string; port: number } |
   try {
     return parseListen(value);
   } catch (err) {
-    throw new InvalidArgumentError(`${(err as Error).message}, or off`);
+    throw new InvalidArgumentError(`${errorMessage(err)}, or off`);
   }
 }
 

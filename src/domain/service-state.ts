@@ -1,12 +1,13 @@
 import { z } from 'zod';
+import { COLOR_PATTERN, COLOR_RULE } from './color.js';
+import { errorMessage } from '../errors.js';
 
 /**
  * The blue-green state of one service, as it lives in Consul KV at
  * `<kv-prefix>/services/<service>/state` (JSON). Every load balancer reads the same key, so they agree
  * on what is live. Written by `switchyard switch|rollback|canary`, read by the render role.
  */
-export const COLOR_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
-const color = z.string().regex(COLOR_PATTERN, 'a color is 1-32 of a-z, 0-9, _ and -, starting with a letter or digit');
+const color = z.string().regex(COLOR_PATTERN, COLOR_RULE);
 
 export const serviceStateSchema = z.object({
   /** The color that takes the main port's traffic. */
@@ -95,7 +96,7 @@ export function parseServiceState(raw: string): ParseResult<ServiceState> {
   try {
     json = JSON.parse(raw);
   } catch (err) {
-    return { ok: false, error: `not JSON (${(err as Error).message})` };
+    return { ok: false, error: `not JSON (${errorMessage(err)})` };
   }
   const r = serviceStateSchema.safeParse(json);
   if (!r.success) return { ok: false, error: z.prettifyError(r.error).replace(/\n/g, '; ') };
@@ -105,15 +106,4 @@ export function parseServiceState(raw: string): ParseResult<ServiceState> {
     if (sum !== 100) return { ok: false, error: `weights must sum to 100, got ${sum}` };
   }
   return { ok: true, value: r.data };
-}
-
-/**
- * The live color when the KV holds none: the first color, in name order, with a passing instance,
- * so a fresh stack serves without a manual step. undefined when no color has a passing instance.
- */
-export function defaultLiveColor(passingByColor: ReadonlyMap<string, number>): string | undefined {
-  return [...passingByColor.entries()]
-    .filter(([, n]) => n > 0)
-    .map(([c]) => c)
-    .sort()[0];
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Command } from 'commander';
-import { DEFAULT_HTTP_LISTEN, addHttpOptions, parseHttpListen } from '../../../src/http/http-options.js';
+import { DEFAULT_HTTP_LISTEN, addHttpOptions, parseHttpListen } from '../../../src/cli/http-options.js';
 
 describe('--http-listen', () => {
   it('takes host:port, a bare port, [v6]:port, or off', () => {

@@ -1,4 +1,6 @@
 import { InvalidArgumentError } from 'commander';
+import { formatMs } from '../time/duration.js';
+import type { WaitRange } from '../watch/quiescence.js';
 
 /**
  * Parsers for option values. Each throws commander's InvalidArgumentError with a message saying
@@ -24,18 +26,6 @@ export function durationParser(min: number, max: number) {
       );
     return ms;
   };
-}
-
-export function formatMs(ms: number): string {
-  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0 && ms > 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
-}
-
-export interface WaitRange {
-  minMs: number;
-  maxMs: number;
 }
 
 /** consul-template's `wait`: "min" or "min:max"; max defaults to 4×min; "0s" disables quiescence. */
@@ -88,4 +78,21 @@ export function parseBool(value: string): boolean {
   if (['1', 'true', 'yes', 'on'].includes(v)) return true;
   if (['0', 'false', 'no', 'off'].includes(v)) return false;
   throw new InvalidArgumentError(`expected true or false, got "${value}"`);
+}
+
+/** "5,25,50,100" → [5, 25, 50, 100]; each 1-100, strictly rising. `canary --steps`. */
+export function parseSteps(value: string): number[] {
+  const parts = value.split(',').map((s) => s.trim());
+  const steps: number[] = [];
+  for (const p of parts) {
+    if (!/^\d+$/.test(p))
+      throw new InvalidArgumentError(`expected comma-separated percentages such as 5,25,50,100, got "${value}"`);
+    const n = Number(p);
+    if (n < 1 || n > 100) throw new InvalidArgumentError(`each step must be from 1 to 100, got ${n} in "${value}"`);
+    if (steps.length > 0 && n <= steps[steps.length - 1]!)
+      throw new InvalidArgumentError(`steps must rise, got ${n} after ${steps[steps.length - 1]} in "${value}"`);
+    steps.push(n);
+  }
+  if (steps.length === 0) throw new InvalidArgumentError(`expected at least one step, got "${value}"`);
+  return steps;
 }

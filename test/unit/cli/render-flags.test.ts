@@ -1,12 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { Command } from 'commander';
-import {
-  addRenderOptions,
-  collectTemplateParams,
-  defaultTemplatePath,
-  type RenderOptions,
-} from '../../../src/render/render-options.js';
+import { addRenderOptions, collectTemplateParams } from '../../../src/cli/render-flags.js';
+import { defaultTemplatePath, type RenderOptions } from '../../../src/render/render-options.js';
 
 function parse(args: string[], env: Record<string, string> = {}): RenderOptions {
   const saved = { ...process.env };
