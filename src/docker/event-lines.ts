@@ -1,6 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
-import type { DockerEvent } from './docker-client.js';
 import { errorMessage } from '../errors.js';
+import type { DockerEvent } from './docker-client.js';
 import { cut } from '../log/text.js';
 
 /**

@@ -28,7 +28,10 @@ describe('ConsulGate', () => {
     gate.fail(new Error('ECONNREFUSED'));
     gate.fail(new Error('again')); // a second failure during the outage changes nothing
     const waiters = Array.from({ length: 100 }, () => gate.ready());
-    await new Promise((r) => setTimeout(r, 40));
+    // Wait for three probe steps rather than a fixed time: a loaded machine may run fewer in 40 ms.
+    for (const deadline = Date.now() + 5_000; waits.length < 3 && Date.now() < deadline;) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
     expect(gate.isDown).toBe(true);
     const probesWhileDown = probes;
     expect(probesWhileDown).toBeGreaterThan(0);
