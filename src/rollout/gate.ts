@@ -35,6 +35,16 @@ export function judge(
     failures.push(
       `success rate of ${color} ${pct(canary.successRate)} < ${pct(gate.minSuccessRate)} (${canary.errors} of ${canary.requests} answers were 5xx)`,
     );
+  if (
+    gate.maxSuccessDrop !== undefined &&
+    canary.successRate !== undefined &&
+    stable.successRate !== undefined &&
+    stable.requests >= gate.minRequests &&
+    stable.successRate - canary.successRate > gate.maxSuccessDrop
+  )
+    failures.push(
+      `success rate of ${color} ${pct(canary.successRate)} is ${pct(stable.successRate - canary.successRate).replace('%', '')} points below ${stableColor}'s ${pct(stable.successRate)} (at most ${gate.maxSuccessDrop} allowed)`,
+    );
   if (canary.latencyMs !== undefined && canary.latencyMs > gate.maxLatencyMs)
     failures.push(`${latencyName(canary)} of ${color} ${canary.latencyMs} ms > ${gate.maxLatencyMs} ms`);
   const own = `${color}: ${pct(canary.successRate)} success, ${ms(canary)} over ${canary.requests} requests`;

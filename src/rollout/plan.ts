@@ -21,6 +21,11 @@ export const gateSchema = z.object({
   maxFailures: z.number().int().min(1),
   /** Fewest canary requests a check needs to judge; with fewer, the step waits. */
   minRequests: z.number().int().min(1),
+  /**
+   * Against the stable color over the same window: the canary's success rate may be at most this
+   * many percentage points below the stable color's. Unset: only the absolute threshold.
+   */
+  maxSuccessDrop: z.number().min(0).max(100).optional(),
 });
 export type Gate = z.infer<typeof gateSchema>;
 

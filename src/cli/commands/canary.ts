@@ -20,6 +20,7 @@ interface CanaryOptions extends ChangeCommandOptions {
   maxLatency: number;
   maxFailures: number;
   minRequests: number;
+  maxSuccessDrop?: number;
   sticky: boolean;
   follow: boolean;
   colors: string[];
@@ -80,6 +81,14 @@ export function canaryCommand(): Command {
         .argParser(intParser(1, 1_000_000))
         .default(DEFAULT_GATE.minRequests),
     )
+    .addOption(
+      new Option(
+        '--max-success-drop <points>',
+        'gate against the stable color: the canary’s success rate may be at most this many points below the stable color’s in the same window (default: off)',
+      )
+        .env('SWITCHYARD_GATE_MAX_SUCCESS_DROP')
+        .argParser(percentParser),
+    )
     .addOption(new Option('--no-sticky', 'do not give clients sent to the canary the color cookie'))
     .addOption(
       new Option(
@@ -109,6 +118,7 @@ export function canaryCommand(): Command {
           maxLatencyMs: o.maxLatency,
           maxFailures: o.maxFailures,
           minRequests: o.minRequests,
+          ...(o.maxSuccessDrop !== undefined ? { maxSuccessDrop: o.maxSuccessDrop } : {}),
         },
         sticky: o.sticky,
         minPassing: o.minPassing,

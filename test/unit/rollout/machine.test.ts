@@ -119,6 +119,19 @@ describe('rollout state machine', () => {
     expect(r3.change?.entry.reason).toContain('p99 of green 1000 ms > 500 ms');
   });
 
+  it('compares with the stable color when asked: a canary well below stable fails even above the threshold', () => {
+    const gate = { ...DEFAULT_GATE, minRequests: 10, minSuccessRate: 90, maxSuccessDrop: 2 };
+    const p = tick(input(plan({ gate }), 0, { live: 'blue' }, traffic([0, 0]))).plan;
+    const state = { live: 'blue', weights: { blue: 90, green: 10 } };
+    const r = tick(input(p, 10, state, traffic([100, 5], [2000, 0])));
+    expect(r.plan.checks.at(-1)?.verdict).toBe('fail');
+    expect(r.entries[0]?.reason).toContain(
+      "success rate of green 95% is 5 points below blue's 100% (at most 2 allowed)",
+    );
+    const ok = tick(input(p, 10, state, traffic([100, 1], [2000, 0])));
+    expect(ok.plan.checks.at(-1)?.verdict).toBe('pass');
+  });
+
   it('a passing check resets the count of failures', () => {
     let p = tick(input(plan(), 0, { live: 'blue' }, traffic([0, 0]))).plan;
     const state = { live: 'blue', weights: { blue: 90, green: 10 } };
