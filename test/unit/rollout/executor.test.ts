@@ -27,6 +27,55 @@ function setup() {
 }
 
 describe('rollout executor', () => {
+  it('runs rollouts of different services independently, each with its own lock', async () => {
+    const { consul, executor } = setup();
+    consul.setService('web', [
+      instance('w1', 'blue', 'passing', { serviceName: 'web' }),
+      instance('w2', 'green', 'passing', { serviceName: 'web' }),
+    ]);
+    consul.putKv(stateKey('sy', 'web'), JSON.stringify({ live: 'green' }));
+    const a = executor('a');
+    await a.start();
+    try {
+      const plan = (service: string, color: string, stable: string, steps: number[]) =>
+        consul.putKv(
+          planKey('sy', service),
+          JSON.stringify(
+            newPlan({
+              service,
+              color,
+              stable,
+              steps,
+              intervalMs: 60_000,
+              gate: DEFAULT_GATE,
+              sticky: false,
+              minPassing: 1,
+              by: 'alice',
+              now: new Date(),
+            }),
+          ),
+        );
+      plan('app', 'green', 'blue', [20, 60]);
+      plan('web', 'blue', 'green', [100]);
+      const st = (svc: string) =>
+        JSON.parse(consul.kv.get(stateKey('sy', svc))!.value) as { live: string; weights?: object };
+      // web completes at once (a single 100% step) while app waits at its first step for its check.
+      await waitFor('web completed', async () => st('web').live === 'blue', 5000, 20);
+      await waitFor('app at 20%', async () => JSON.stringify(st('app').weights) === '{"blue":80,"green":20}', 5000, 20);
+      const p = parsePlan(consul.kv.get(planKey('sy', 'app'))!.value);
+      expect(p.ok && p.value.phase).toBe('running');
+      expect(consul.kv.get(lockKey('sy', 'app'))?.session).toBeDefined();
+      await waitFor(
+        'web lock released',
+        async () => consul.kv.get(lockKey('sy', 'web'))?.session === undefined,
+        5000,
+        20,
+      );
+    } finally {
+      await a.close();
+    }
+  });
+
   it('runs a plan on exactly one daemon, and another takes over after the lock-delay when it goes', async () => {
     const { consul, executor, plan, state, history } = setup();
     const a = executor('a');
