@@ -200,6 +200,13 @@ describe('rollouts run by the daemons', () => {
       15_000,
       200,
     );
+    // status --watch redraws the same view as the page: status, the rollout, recent history.
+    const watch = await switchyard(['status', '--watch'], env, 3000);
+    expect(watch.stdout).toContain('\x1b[2J\x1b[H');
+    expect(watch.stdout).toContain(
+      'app: rollout of green (stable blue) paused · step 1 of 2 (10% to green) · weights blue=90% green=10%',
+    );
+    expect(watch.stdout).toMatch(/rollout-pause blue → green.*lunch/);
     const busy = await switchyard(['canary', 'green', '--steps', '10'], env);
     expect(busy.code).toBe(1);
     expect(busy.stderr).toContain('a rollout of green is already paused for app');
