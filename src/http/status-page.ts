@@ -77,7 +77,7 @@ function rolloutView(r) {
   const active = r.phase === 'running' || r.phase === 'paused';
   if (active) box.append(el('div', { 'data-testid': 'rollout-step' }, 'step ' + (r.step + 1) + ' of ' + r.steps.length + ' (' + r.steps[r.step] + '% to ' + r.color + ')' + (r.failures ? ' · ' + r.failures + ' failing check(s) in a row of ' + r.gate.maxFailures : '')));
   if (r.outcome) box.append(el('div', {}, r.outcome));
-  box.append(el('div', { class: 'meta' }, 'gate: success ≥ ' + r.gate.minSuccessRate + '%, latency ≤ ' + r.gate.maxLatencyMs + ' ms, ' + r.gate.maxFailures + ' failures allowed, ≥ ' + r.gate.minRequests + ' requests per check, every ' + r.intervalMs / 1000 + 's · started by ' + r.createdBy));
+  box.append(el('div', { class: 'meta' }, 'gate: success ≥ ' + r.gate.minSuccessRate + '%, latency ≤ ' + r.gate.maxLatencyMs + ' ms, ' + r.gate.maxFailures + ' failures allowed, ≥ ' + r.gate.minRequests + ' requests per check, every ' + r.intervalMs / 1000 + 's · started by ' + r.createdBy + (r.executor ? ' · executed by ' + r.executor : '')));
   if (r.checks.length) {
     box.append(chart(r.checks));
     box.append(el('div', { class: 'meta' }, 'solid: success rate (75–100 %), dashed: latency; green line: ', r.color, ', blue line: ', r.stable));
