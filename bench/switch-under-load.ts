@@ -24,35 +24,25 @@
  *   #   --probe-interval 5, --confirm 5, --bound 25 (minutes), --keep-logs DIR (the daemon's log per path)
  *
  * Needs SWITCHYARD_CONSUL_BIN and SWITCHYARD_TEST_IMAGE (scripts/provision.sh exports them), haproxy
- * and nginx. Isolation on a shared dockerd: the containers carry a color label of their own
- * (`swb<pid>-color`) and no SERVICE_NAME, so other Switchyard daemons skip them; they sit on the
- * default bridge and are registered at their own IP (`run --internal`), so no docker-proxy is in the
- * path; the daemon renders only this service (`--services`). Everything started is ended by handle
- * and every container removed by id, also on failure, Ctrl-C or the --bound time limit.
+ * and nginx. The stack (Consul agent, apps, proxy, `switchyard run`) is the e2e tests' one,
+ * test/helpers/switchyard-stack.ts, on its `bridge` network. Isolation on a shared dockerd: the
+ * containers carry a color label of their own (`swb<pid>-color`) and no SERVICE_NAME, so other
+ * Switchyard daemons skip them; they sit on the default bridge and are registered at their own IP
+ * (`run --internal`), so no docker-proxy is in the path; the daemon renders only this service
+ * (`--services`). Everything started is ended by handle and every container removed by id, also on
+ * failure, Ctrl-C or the --bound time limit.
  */
 import { appendFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { ConsulHttpClient } from '../src/consul/consul-http-client.js';
 import { createLogger } from '../src/log/logger.js';
-import { META_COLOR, META_CONTAINER_ID } from '../src/registrar/meta-keys.js';
-import { imageBaseName } from '../src/registrar/service-definitions.js';
+import { META_CONTAINER_ID } from '../src/registrar/meta-keys.js';
 import { SwitchControl } from '../src/switch/switch-control.js';
+import { SwitchyardStack } from '../test/helpers/switchyard-stack.js';
 import type { LoadSummary, LoadTick } from './lib/load.js';
 import { LoadProcess } from './lib/load-process.js';
-import {
-  builtCli,
-  findBinary,
-  freePort,
-  metricSum,
-  probe,
-  scrapeMetrics,
-  sleep,
-  Stack,
-  waitFor,
-  type Owned,
-  type ProbeAnswer,
-} from './lib/stack.js';
+import { metricSum, probe, scrapeMetrics, sleep, waitFor, type ProbeAnswer } from './lib/stack.js';
 import { formatSummary, summarize, type Summary } from './lib/stats.js';
 
 type PathName = 'haproxy-runtime' | 'haproxy-reload' | 'nginx' | 'nginx-keepalive';
@@ -130,18 +120,13 @@ for (const p of SELECTED) if (!PATHS.includes(p)) throw new Error(`--paths: unkn
 const BUCKET_MS = 50;
 const TAG = `swb${process.pid}`;
 const COLOR_LABEL = `${TAG}-color`;
-const IMAGE = process.env.SWITCHYARD_TEST_IMAGE ?? 'switchyard-test-app:latest';
-// The registrar names a service without SERVICE_NAME after its image (docs/registering.md).
-const SERVICE = imageBaseName(IMAGE);
-if (!/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(SERVICE))
-  throw new Error(`the image name "${IMAGE}" does not give a plain DNS service name; use one that does`);
-const CLI = builtCli();
+const SERVICE = SwitchyardStack.serviceName('bridge');
 const DEADLINE = Date.now() + BOUND_MIN * 60_000;
 
 // ---------------------------------------------------------------- cleanup bookkeeping
 
 let interrupted: string | undefined;
-let currentStack: Stack | undefined;
+let currentStack: SwitchyardStack | undefined;
 const loads = new Set<LoadProcess>();
 const checkInterrupted = () => {
   if (!interrupted && Date.now() > DEADLINE) interrupted = `over the --bound of ${BOUND_MIN} min`;
@@ -284,152 +269,37 @@ interface PathResult {
 }
 
 async function runPath(name: PathName): Promise<PathResult> {
-  const stack = new Stack(`${TAG}-${name}`);
-  currentStack = stack;
-  const isHaproxy = name.startsWith('haproxy');
-  const kind = isHaproxy ? 'haproxy' : 'nginx';
-  const binary = isHaproxy
-    ? findBinary('haproxy', 'SWITCHYARD_HAPROXY_BIN')
-    : findBinary('nginx', 'SWITCHYARD_NGINX_BIN');
-  let control: { consul: ConsulHttpClient; control: SwitchControl } | undefined;
-  try {
-    const consulAddr = await stack.consul();
-    const consulUrl = `http://${consulAddr}`;
-    const env = { ...process.env, CONSUL_HTTP_ADDR: consulAddr, SWITCHYARD_LOG_FORMAT: 'json' };
-    const mainPort = await freePort();
-    const httpPort = await freePort();
-    const configPath = path.join(stack.dir, isHaproxy ? 'haproxy.cfg' : 'nginx.conf');
-    const pidFile = path.join(stack.dir, `${kind}.pid`);
-
-    const app = (color: string, version: string) =>
-      stack.run(
-        [
-          '--name',
-          `${TAG}-${name}-${version}`,
-          '-l',
-          `${COLOR_LABEL}=${color}`,
-          '-l',
-          'SERVICE_CHECK_HTTP=/health',
-          '-l',
-          'SERVICE_CHECK_INTERVAL=1s',
-          '-e',
-          `COLOR=${color}`,
-          '-e',
-          `VERSION=${version}`,
-        ],
-        IMAGE,
-      );
-    const passing = async (): Promise<Record<string, number>> => {
-      const entries = (await (await fetch(`${consulUrl}/v1/health/service/${SERVICE}?passing=1`)).json()) as Array<{
-        Service: { Meta: Record<string, string> | null };
-      }>;
-      const by: Record<string, number> = {};
-      for (const e of entries) {
-        const c = e.Service.Meta?.[META_COLOR] ?? '';
-        by[c] = (by[c] ?? 0) + 1;
-      }
-      return by;
-    };
-
-    for (const v of ['b1', 'b2']) await app('blue', v);
-    for (const v of ['g1', 'g2']) await app('green', v);
-
-    const params = [`bind=127.0.0.1`, 'statsPort=0', 'previewPort=0', `mainPort=${mainPort}`];
-    if (isHaproxy) params.push('log=none', `adminSocket=${path.join(stack.dir, 'admin.sock')}`);
-    else
-      params.push(
-        `pidFile=${pidFile}`,
-        `tempDir=${stack.dir}`,
-        `errorLog=${path.join(stack.dir, 'error.log')}`,
-        'accessLog=off',
-      );
-    if (name === 'nginx-keepalive') params.push('keepaliveTimeout=65s');
-    const counter = daemonLogCounter();
-    const log = counter.log;
-    const logFile = KEEP_LOGS ? path.join(KEEP_LOGS, `switch-under-load-${name}-daemon.log`) : undefined;
-    if (logFile) writeFileSync(logFile, '');
-    const onLine = (line: string) => {
+  const counter = daemonLogCounter();
+  const log = counter.log;
+  const logFile = KEEP_LOGS ? path.join(KEEP_LOGS, `switch-under-load-${name}-daemon.log`) : undefined;
+  if (logFile) writeFileSync(logFile, '');
+  const stack = new SwitchyardStack({
+    name: `${TAG}-${name}`,
+    proxy: name.startsWith('haproxy') ? 'haproxy' : 'nginx',
+    network: 'bridge',
+    colorLabel: COLOR_LABEL,
+    wait: RENDER_WAIT,
+    logFormat: 'json',
+    templateParams: name === 'nginx-keepalive' ? ['keepaliveTimeout=65s'] : [],
+    runArgs: name === 'haproxy-reload' ? ['--no-haproxy-runtime-api'] : [],
+    onLine: (line: string) => {
       counter.onLine(line);
       if (logFile) appendFileSync(logFile, `${line}\n`);
-    };
-    const daemon: Owned = stack.spawn(
-      'switchyard run',
-      process.execPath,
-      [
-        CLI,
-        'run',
-        '--node-id',
-        `${TAG}-${name}`,
-        '--color-label',
-        COLOR_LABEL,
-        '--internal',
-        '--services',
-        SERVICE,
-        '--proxy',
-        kind,
-        '--proxy-binary',
-        binary,
-        '--config',
-        configPath,
-        '--proxy-pid-file',
-        pidFile,
-        ...params.flatMap((p) => ['--template-param', p]),
-        '--retry-delay',
-        '1s',
-        '--wait',
-        RENDER_WAIT,
-        '--http-listen',
-        `127.0.0.1:${httpPort}`,
-        '--log-format',
-        'json',
-        ...(name === 'haproxy-reload' ? ['--no-haproxy-runtime-api'] : []),
-      ],
-      env,
-      onLine,
-    );
-    const metricsUrl = `http://127.0.0.1:${httpPort}/metrics`;
-    await waitFor(
-      '2 passing blue and 2 passing green instances in Consul',
-      async () => {
-        if (daemon.exited) throw new Error(`switchyard run exited: ${daemon.output.slice(-2000)}`);
-        const p = await passing();
-        return (p.blue ?? 0) >= 2 && (p.green ?? 0) >= 2;
-      },
-      60_000,
-      200,
-    );
-    await waitFor(
-      'the first rendered config',
-      async () => (await import('node:fs')).existsSync(configPath),
-      30_000,
-      100,
-    );
-    const proxy = stack.spawn(
-      kind,
-      binary,
-      isHaproxy ? ['-W', '-f', configPath, '-p', pidFile] : ['-c', configPath, '-g', 'daemon off;'],
-    );
-    await waitFor(
-      `blue served through ${kind} on :${mainPort}`,
-      async () => {
-        if (proxy.exited) throw new Error(`${kind} exited: ${proxy.output.slice(-2000)}`);
-        return (await probe(mainPort, false)).color === 'blue';
-      },
-      30_000,
-      100,
-    );
-    // The reload owed from before the proxy ran is paid after --retry-delay; then /healthz is 200.
-    await waitFor(
-      'the daemon healthy (/healthz 200)',
-      async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status === 200,
-      30_000,
-      200,
-    );
+    },
+  });
+  currentStack = stack;
+  let control: { consul: ConsulHttpClient; control: SwitchControl } | undefined;
+  try {
+    await stack.start();
+    const { mainPort, metricsUrl } = stack;
+    for (const v of ['b1', 'b2']) await stack.app('blue', v);
+    for (const v of ['g1', 'g2']) await stack.app('green', v);
+    await stack.serve('blue', { blue: 2, green: 2 });
     checkInterrupted();
 
     // ------------------------------------------------------------ 1 + 2: consecutive switches
     if (VIA === 'library') {
-      const consul = new ConsulHttpClient({ address: consulAddr });
+      const consul = new ConsulHttpClient({ address: stack.consul.address });
       const logger = createLogger({ level: 'warn', json: true, stream: process.stderr });
       control = { consul, control: new SwitchControl({ consul, kvPrefix: 'switchyard', logger }) };
     }
@@ -439,20 +309,9 @@ async function runPath(name: PathName): Promise<PathResult> {
         if (!r.changed) throw new Error(`switch to ${color} changed nothing: ${r.message}`);
         return;
       }
-      const cmd = stack.spawn(
-        'switchyard switch',
-        process.execPath,
-        [CLI, 'switch', color, '--service', SERVICE, '--reason', 'bench', '--by', 'bench'],
-        env,
-      );
-      const code = await new Promise<number | null>((resolve) => {
-        const t = setTimeout(() => cmd.child.kill('SIGKILL'), 60_000);
-        cmd.child.once('exit', (c) => {
-          clearTimeout(t);
-          resolve(c);
-        });
-      });
-      if (code !== 0) throw new Error(`switchyard switch ${color} exited ${code}: ${cmd.output.slice(-1000)}`);
+      const r = await stack.cli(['switch', color, '--service', SERVICE, '--reason', 'bench', '--by', 'bench']);
+      if (r.code !== 0)
+        throw new Error(`switchyard switch ${color} exited ${r.code}: ${(r.stdout + r.stderr).slice(-1000)}`);
     };
 
     let load = startLoad(`http://127.0.0.1:${mainPort}/`);
@@ -559,7 +418,7 @@ async function runPath(name: PathName): Promise<PathResult> {
           Array.from({ length: PARALLEL }, async () => {
             while (next < versions.length) {
               checkInterrupted();
-              await app(live, versions[next++]!);
+              await stack.app(live, versions[next++]!);
             }
           }),
         );
@@ -606,10 +465,10 @@ async function runPath(name: PathName): Promise<PathResult> {
       };
     }
     // Instances of this service the daemon registered: a sanity check that isolation held.
-    const mine = (await (await fetch(`${consulUrl}/v1/agent/services`)).json()) as Record<
-      string,
-      { Service: string; Meta: Record<string, string> | null }
-    >;
+    const mine =
+      await stack.consul.get<Record<string, { Service: string; Meta: Record<string, string> | null }>>(
+        '/v1/agent/services',
+      );
     const ours = Object.values(mine).filter((s) => s.Service === SERVICE && s.Meta?.[META_CONTAINER_ID]).length;
     if (ours !== 4 + BURST)
       process.stderr.write(`${name}: note: ${ours} instances of ${SERVICE} registered, expected ${4 + BURST}\n`);

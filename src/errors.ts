@@ -34,6 +34,15 @@ export class ConsulError extends SwitchyardError {
   }
 }
 
+/**
+ * Consul refused the request's ACL token: it lacks a permission (the message names the operation
+ * and the resource) or Consul does not know it (unknown, deleted or expired).
+ */
+export class ConsulAclError extends ConsulError {}
+
+/** The TLS connection to Consul failed: an untrusted or mismatched server certificate, or a client certificate Consul refused. */
+export class ConsulTlsError extends ConsulError {}
+
 /** The Docker Engine answered with an error or could not be reached. */
 export class DockerError extends SwitchyardError {
   constructor(

@@ -1,23 +1,24 @@
 /**
- * The pieces a benchmark needs to run Switchyard end to end on one machine — a throw-away
- * `consul agent -dev`, app containers, the proxy, `switchyard run` — each owned by a Stack that
- * ends exactly what it started (by process handle and container id), also after a failure.
- * The same approach as test/integration/e2e; the small helpers come from test/helpers (built with bench).
+ * What a benchmark builds on. The whole Switchyard stack (Consul agent, app containers, proxy,
+ * `switchyard run`) is test/helpers/switchyard-stack.ts, shared with the e2e tests; `Stack` below
+ * is the smaller piece for a benchmark that starts its own mix: processes and a Consul agent it
+ * ends by handle. Plus what a benchmark reads a running stack with: a poller, the daemon's metrics,
+ * one GET through the proxy. (test/helpers is built with bench.)
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { OwnedProcess } from '../../test/helpers/child.js';
+import { CLI, requireBuiltCli } from '../../test/helpers/cli.js';
+import { requireBinary } from '../../test/helpers/components.js';
+import { TestConsulAgent } from '../../test/helpers/consul-agent.js';
 import { freePort, waitFor as pollUntil } from '../../test/helpers/ports.js';
-
-const execFileAsync = promisify(execFile);
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export { freePort };
+export { freePort, OwnedProcess as Owned };
 
 /** The tests' poller, with a longer default: benchmarks load the machine on purpose. */
 export function waitFor<T>(
@@ -30,139 +31,53 @@ export function waitFor<T>(
 }
 
 /** A binary from $envVar, else PATH, else /usr/sbin and friends. */
-export function findBinary(name: string, envVar?: string): string {
-  const fromEnv = envVar ? process.env[envVar] : undefined;
-  if (fromEnv) return fromEnv;
-  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/usr/local/sbin', '/sbin'])) {
-    if (dir && existsSync(`${dir}/${name}`)) return `${dir}/${name}`;
-  }
-  throw new Error(`${name} is not installed${envVar ? ` and ${envVar} is not set` : ''}; run scripts/provision.sh`);
-}
+export const findBinary = requireBinary;
 
-/** dist/src/cli/main.js next to this module's build (dist/bench/lib → dist/src/cli). */
+/** dist/src/cli/main.js, the CLI built next to this benchmark. */
 export function builtCli(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const cli = path.resolve(here, '../../src/cli/main.js');
-  if (!cli.includes(`${path.sep}dist${path.sep}`) || !existsSync(cli))
-    throw new Error('dist/src/cli/main.js is missing; run "npm run build" and run the bench from dist/');
-  return cli;
-}
-
-/** A child process with its output kept (the tail, or everything when asked) for error messages. */
-export class Owned {
-  output = '';
-  constructor(
-    readonly name: string,
-    readonly child: ChildProcess,
-    private readonly keep = 20_000,
-    onLine?: (line: string) => void,
-  ) {
-    let partial = '';
-    const collect = (b: Buffer) => {
-      const s = b.toString();
-      this.output = (this.output + s).slice(-this.keep);
-      if (!onLine) return;
-      partial += s;
-      let nl: number;
-      while ((nl = partial.indexOf('\n')) >= 0) {
-        onLine(partial.slice(0, nl));
-        partial = partial.slice(nl + 1);
-      }
-    };
-    child.stdout?.on('data', collect);
-    child.stderr?.on('data', collect);
-  }
-
-  get exited(): boolean {
-    return this.child.exitCode !== null || this.child.signalCode !== null;
-  }
-
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves once it exited. */
-  async stop(graceMs = 10_000): Promise<void> {
-    if (this.exited) return;
-    const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
-    this.child.kill('SIGTERM');
-    const t = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
-    await exited;
-    clearTimeout(t);
-  }
+  requireBuiltCli();
+  return CLI;
 }
 
 /**
- * Everything one benchmark scenario started. close() ends the processes (newest first), removes the
- * containers it created (by id) and its temp folder. Idempotent.
+ * Everything one benchmark scenario started. close() ends the processes (newest first), then the
+ * Consul agent, and removes its temp folder. Idempotent.
  */
 export class Stack {
   readonly dir = mkdtempSync(path.join(tmpdir(), 'sy-bench-'));
-  private readonly processes: Owned[] = [];
-  private readonly containers = new Set<string>();
+  private readonly processes: OwnedProcess[] = [];
+  private readonly agents: TestConsulAgent[] = [];
   private closed = false;
 
   constructor(readonly label: string) {}
 
-  spawn(name: string, command: string, args: string[], env?: NodeJS.ProcessEnv, onLine?: (l: string) => void): Owned {
+  spawn(
+    name: string,
+    command: string,
+    args: string[],
+    env?: NodeJS.ProcessEnv,
+    onLine?: (l: string) => void,
+  ): OwnedProcess {
     if (this.closed) throw new Error('stack is closed');
     const child = spawn(command, args, { env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.on('error', () => undefined);
-    const owned = new Owned(name, child, 20_000, onLine);
+    const owned = new OwnedProcess(name, child, 20_000, onLine);
     this.processes.push(owned);
     return owned;
   }
 
   /** A throw-away Consul agent on loopback ports of its own; returns its host:port. */
   async consul(): Promise<string> {
-    const [httpPort, serf, server] = [await freePort(), await freePort(), await freePort()];
-    const hcl = `ports { dns = -1, grpc = -1, grpc_tls = -1, serf_wan = -1, serf_lan = ${serf}, server = ${server} }`;
-    const agent = this.spawn('consul', findBinary('consul', 'SWITCHYARD_CONSUL_BIN'), [
-      'agent',
-      '-dev',
-      '-bind=127.0.0.1',
-      '-client=127.0.0.1',
-      `-http-port=${httpPort}`,
-      `-node=${this.label}`,
-      `-data-dir=${path.join(this.dir, 'consul')}`,
-      `-hcl=${hcl}`,
-      '-log-level=warn',
-    ]);
-    const url = `http://127.0.0.1:${httpPort}`;
-    await waitFor('the Consul agent to elect itself and list its node', async () => {
-      if (agent.exited) throw new Error(`consul exited: ${agent.output.slice(-1000)}`);
-      if (!(await (await fetch(`${url}/v1/status/leader`)).json())) return false;
-      const nodes = (await (await fetch(`${url}/v1/catalog/nodes`)).json()) as unknown[];
-      return nodes.length > 0;
-    });
-    return `127.0.0.1:${httpPort}`;
-  }
-
-  /** `docker run -d <args> <image>`; the id is removed by close(). */
-  async run(args: string[], image: string): Promise<string> {
     if (this.closed) throw new Error('stack is closed');
-    const { stdout } = await execFileAsync(
-      'docker',
-      ['run', '-d', '--label', `switchyard.bench=${this.label}`, ...args, image],
-      {
-        timeout: 120_000,
-      },
-    );
-    const id = stdout.trim();
-    this.containers.add(id);
-    return id;
-  }
-
-  async removeContainers(ids: readonly string[]): Promise<void> {
-    for (let i = 0; i < ids.length; i += 50) {
-      const chunk = ids.slice(i, i + 50);
-      await execFileAsync('docker', ['rm', '-f', '-v', ...chunk], { timeout: 180_000 }).catch(() => undefined);
-      for (const id of chunk) this.containers.delete(id);
-    }
+    const agent = await TestConsulAgent.start(this.label);
+    this.agents.push(agent);
+    return agent.address;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    // The daemon first (newest), so it does not react to the containers going away; Consul last.
     for (const p of [...this.processes].reverse()) await p.stop().catch(() => undefined);
-    await this.removeContainers([...this.containers]);
+    for (const a of this.agents) await a.stop().catch(() => undefined);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

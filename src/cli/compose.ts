@@ -1,4 +1,5 @@
 import type { ConsulClient } from '../consul/consul-client.js';
+import { parseConsulAddress } from '../consul/consul-connection.js';
 import { ConsulHttpClient } from '../consul/consul-http-client.js';
 import { Daemon, closeOnly } from '../daemon.js';
 import { DockerodeDockerClient } from '../docker/dockerode-docker-client.js';
@@ -28,12 +29,32 @@ import type { HttpOptions } from './http-options.js';
  * together. Commands call these; nothing below src/cli/ constructs an adapter or a driver.
  */
 
-/** The Consul client every command uses; a bad --consul-addr is a ConfigError (exit code 2) everywhere. */
-export function consulClient(o: Pick<CommonOptions, 'consulAddr' | 'consulToken'>): ConsulHttpClient {
+/**
+ * The Consul client every command uses, from the shared options (the Consul CLI's CONSUL_* settings).
+ * Reads the TLS and token files now, so a bad address or an unreadable file is a ConfigError (exit
+ * code 2) naming it, from every command.
+ */
+export function consulClient(o: CommonOptions): ConsulHttpClient {
   try {
-    return new ConsulHttpClient({ address: o.consulAddr, ...(o.consulToken ? { token: o.consulToken } : {}) });
+    parseConsulAddress(o.consulAddr, o.consulHttpSsl);
   } catch (err) {
     throw new ConfigError(`option '--consul-addr' (CONSUL_HTTP_ADDR): ${errorMessage(err)}`, { cause: err });
+  }
+  try {
+    return new ConsulHttpClient({
+      address: o.consulAddr,
+      httpSsl: o.consulHttpSsl,
+      sslVerify: o.consulSslVerify,
+      ...(o.consulToken ? { token: o.consulToken } : {}),
+      ...(o.consulTokenFile ? { tokenFile: o.consulTokenFile } : {}),
+      ...(o.consulCacert ? { caFile: o.consulCacert } : {}),
+      ...(o.consulCapath ? { caPath: o.consulCapath } : {}),
+      ...(o.consulClientCert ? { clientCert: o.consulClientCert } : {}),
+      ...(o.consulClientKey ? { clientKey: o.consulClientKey } : {}),
+      ...(o.consulTlsServerName ? { tlsServerName: o.consulTlsServerName } : {}),
+    });
+  } catch (err) {
+    throw new ConfigError(`Consul connection: ${errorMessage(err)}`, { cause: err });
   }
 }
 

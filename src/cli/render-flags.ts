@@ -1,11 +1,12 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_CONSUL_WAIT_MS, MAX_CONSUL_WAIT_MS } from '../consul/blocking-query.js';
 import { COLOR_PATTERN } from '../domain/color.js';
+import { splitList } from '../domain/list.js';
 import { DEFAULT_WAIT_TEXT } from '../render/render-options.js';
 import { DEFAULT_RETRY_DELAY_MS } from '../render/render-pipeline.js';
 import { DEFAULT_COLORS } from '../snapshot/build-snapshot.js';
 import { DEFAULT_RESTART_GRACE_MS } from '../watch/catalog-watcher.js';
-import { choiceParser, durationParser, parseBool, parseList, parseWait } from './values.js';
+import { choiceParser, durationParser, parseBool, parseWait } from './values.js';
 
 /**
  * The render role's flags, shared by `switchyard run` and `switchyard render`; they fill
@@ -31,7 +32,7 @@ export function collectTemplateParams(value: string, previous: Record<string, st
 }
 
 function parseColors(value: string): string[] {
-  const colors = parseList(value);
+  const colors = splitList(value);
   if (colors.length === 0) throw new InvalidArgumentError('expected at least one color');
   for (const c of colors)
     if (!COLOR_PATTERN.test(c))
@@ -40,7 +41,7 @@ function parseColors(value: string): string[] {
 }
 
 function parseServices(value: string): string[] {
-  const names = parseList(value);
+  const names = splitList(value);
   if (names.length === 0) throw new InvalidArgumentError('expected at least one service name');
   for (const n of names)
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(n))

@@ -65,14 +65,6 @@ export function choiceParser<T extends string>(choices: readonly T[]) {
   };
 }
 
-/** Comma-separated list; empty items dropped. */
-export function parseList(value: string): string[] {
-  return value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
-
 export function parseBool(value: string): boolean {
   const v = value.trim().toLowerCase();
   if (['1', 'true', 'yes', 'on'].includes(v)) return true;

@@ -24,16 +24,6 @@ export interface ServiceCheck {
   notes?: string;
 }
 
-export interface ServiceRegistration {
-  id: string;
-  name: string;
-  tags: string[];
-  address: string;
-  port: number;
-  meta: Record<string, string>;
-  checks: ServiceCheck[];
-}
-
 /** A service as the local agent reports it (GET /v1/agent/services). */
 export interface AgentService {
   id: string;
@@ -42,6 +32,11 @@ export interface AgentService {
   address: string;
   port: number;
   meta: Record<string, string>;
+}
+
+/** What the registrar registers: the service as the agent will report it, plus its checks. */
+export interface ServiceRegistration extends AgentService {
+  checks: ServiceCheck[];
 }
 
 export interface HealthCheckState {
@@ -65,6 +60,18 @@ export interface HealthInstance {
   tags: string[];
   meta: Record<string, string>;
   checks: HealthCheckState[];
+}
+
+/** One check from GET /v1/health/state/any: enough to tell which services' health moved. */
+export interface NodeCheck {
+  node: string;
+  checkId: string;
+  /** Empty for node-level checks (serfHealth, node maintenance). */
+  serviceId: string;
+  serviceName: string;
+  status: CheckStatus;
+  /** Moves whenever Consul rewrites the check (status, output, definition). */
+  modifyIndex: number;
 }
 
 export interface KvEntry {
@@ -114,6 +121,8 @@ export interface ConsulClient {
   catalogServices(options?: BlockingOptions): Promise<Indexed<Record<string, string[]>>>;
   /** GET /v1/health/service/:name, every instance whatever its health. */
   healthService(name: string, options?: BlockingOptions): Promise<Indexed<HealthInstance[]>>;
+  /** GET /v1/health/state/any: every check in the datacenter, node-level ones included. */
+  healthChecks(options?: BlockingOptions): Promise<Indexed<NodeCheck[]>>;
   /** GET /v1/kv/:prefix?recurse; an absent prefix is an empty list. */
   kvList(prefix: string, options?: BlockingOptions): Promise<Indexed<KvEntry[]>>;
   kvGet(key: string): Promise<KvEntry | undefined>;

@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
+import https from 'node:https';
 import Consul from 'consul';
+import type { CheckOptions } from 'consul/lib/agent/check.js';
 import { ClosedError, ConsulError } from '../errors.js';
 import { DEFAULT_CONSUL_WAIT_MS, MAX_CONSUL_WAIT_MS } from './blocking-query.js';
 import type {
@@ -12,44 +14,27 @@ import type {
   HealthInstance,
   Indexed,
   KvEntry,
+  NodeCheck,
   ServiceRegistration,
   SessionOptions,
 } from './consul-client.js';
+import {
+  loadConsulTls,
+  parseConsulAddress,
+  tokenSource,
+  type ConsulConnectionSettings,
+  type TokenSource,
+} from './consul-connection.js';
+import { classifyConsulFailure, type ConsulOperation } from './consul-failure.js';
 
-export interface ConsulHttpClientOptions {
-  /** `host:port`, `http://host:port` or `https://host:port` (CONSUL_HTTP_ADDR's forms). */
-  address: string;
-  token?: string;
+export { parseConsulAddress } from './consul-connection.js';
+
+export interface ConsulHttpClientOptions extends ConsulConnectionSettings {
   /** Per-request timeout for non-blocking calls, in milliseconds. */
   timeoutMs?: number;
 }
 
-/** The part of a papi request context the `consul` package reads: it aborts on `cancel`. */
-class RequestContext extends EventEmitter {
-  readonly includeResponse = true;
-}
-
-interface RawResponse {
-  statusCode: number;
-  headers: Record<string, string | string[] | undefined>;
-}
-
 type Json = Record<string, unknown>;
-
-export function parseConsulAddress(address: string): { host: string; port: number; secure: boolean } {
-  const withScheme = /^[a-z]+:\/\//i.test(address) ? address : `http://${address}`;
-  let url: URL;
-  try {
-    url = new URL(withScheme);
-  } catch (err) {
-    throw new ConsulError(`invalid Consul address "${address}": expected host:port or http(s)://host:port`, undefined, {
-      cause: err,
-    });
-  }
-  const secure = url.protocol === 'https:';
-  const port = url.port ? Number(url.port) : secure ? 443 : 8500;
-  return { host: url.hostname.replace(/^\[|\]$/g, ''), port, secure };
-}
 
 /** The ID prefix of the check Consul adds to a service in maintenance. */
 const SERVICE_MAINTENANCE_CHECK = '_service_maintenance:';
@@ -63,55 +48,81 @@ const strRecord = (v: unknown): Record<string, string> => {
   return out;
 };
 const asStatus = (v: unknown): CheckStatus => (v === 'passing' || v === 'warning' ? v : 'critical');
+const objects = (v: unknown): Json[] =>
+  Array.isArray(v) ? v.filter((x): x is Json => !!x && typeof x === 'object') : [];
 
-/** The adapter: the npm `consul` client behind our ConsulClient interface. */
+/**
+ * Options the `consul` package documents for every method ("Common Method Call Options" in its
+ * README: `ctx` to cancel, `timeout`, `index` and `wait` for blocking queries, `token`) but leaves
+ * out of its .d.ts. They reach the typed methods through an object spread, which TypeScript does not
+ * check for extra properties, so no call needs a cast.
+ */
+interface CallOptions {
+  token?: string;
+  timeout?: number;
+  index?: string;
+  wait?: string;
+  ctx: EventEmitter;
+}
+
+/**
+ * The one seam where the package falls short. A blocking query needs X-Consul-Index, which only
+ * reaches the caller when the request context has `includeResponse` set — the mechanism the
+ * package's own `Watch` uses (lib/watch.js passes itself as `ctx` with `includeResponse = true`);
+ * the method then resolves with `[response, body]` instead of the body its type declares.
+ */
+class ResponseContext extends EventEmitter {
+  readonly includeResponse = true;
+}
+interface RawResponse {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+}
+function indexOf(res: RawResponse | undefined): number {
+  const raw = res?.headers['x-consul-index'];
+  const n = Number(Array.isArray(raw) ? raw[0] : raw);
+  return Number.isFinite(n) && n > 0 ? n : 0;
+}
+
+/** The adapter: the npm `consul` client behind our ConsulClient interface, over HTTP or HTTPS. */
 export class ConsulHttpClient implements ConsulClient {
+  /** scheme://host:port, for messages. Never holds the token. */
   readonly address: string;
   private readonly consul: Consul;
   private readonly agent: http.Agent;
   private readonly timeoutMs: number;
-  private readonly inflight = new Set<RequestContext>();
+  private readonly tokens: TokenSource;
+  private readonly inflight = new Set<EventEmitter>();
   private closed = false;
+  private requests = 0;
+  private blockingNow = 0;
 
+  /** Reads the TLS and token files; a bad address or unreadable file throws a ConfigError naming it. */
   constructor(options: ConsulHttpClientOptions) {
-    const { host, port, secure } = parseConsulAddress(options.address);
-    this.address = `${secure ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const endpoint = parseConsulAddress(options.address, options.httpSsl);
+    const tls = loadConsulTls(options, endpoint);
+    this.tokens = tokenSource(options);
+    this.address = endpoint.url;
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    // The render role holds one blocking query open per watched service; with a lower cap the
-    // queries past it would wait for a socket until another query's wait (minutes) ends. Consul's
-    // own default per-client limit (limits.http_max_conns_per_client) is 200.
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-    this.consul = new Consul({
-      host,
-      port,
-      secure,
-      ...(secure ? {} : { agent: this.agent }),
-      defaults: options.token ? { token: options.token } : {},
-    });
+    // The render role holds a few blocking queries and runs bounded fetches beside them; the cap only
+    // guards against a runaway. Consul's per-client limit (limits.http_max_conns_per_client) is 200.
+    this.agent = endpoint.secure
+      ? new https.Agent({ keepAlive: true, maxSockets: 64, ...tls })
+      : new http.Agent({ keepAlive: true, maxSockets: 64 });
+    this.consul = new Consul({ host: endpoint.host, port: endpoint.port, secure: endpoint.secure, agent: this.agent });
   }
 
   async agentNodeName(): Promise<string> {
-    const self = (await this.call('agent self', (ctx) => this.consul.agent.self({ ctx } as never))) as [unknown, Json];
-    const config = (self[1]?.Config ?? {}) as Json;
-    const name = str(config.NodeName);
+    const self = (await this.call(op('agent self', 'read', 'agent', ''), (o) => this.consul.agent.self(o))) as {
+      Config?: Json;
+    };
+    const name = str(self?.Config?.NodeName);
     if (!name) throw new ConsulError('Consul agent/self has no Config.NodeName');
     return name;
   }
 
   async registerService(s: ServiceRegistration): Promise<void> {
-    const checks = s.checks.map((c) => ({
-      checkid: c.checkId,
-      name: c.name,
-      ...(c.http ? { http: c.http } : {}),
-      ...(c.tcp ? { tcp: c.tcp } : {}),
-      ...(c.ttl ? { ttl: c.ttl } : {}),
-      ...(c.interval ? { interval: c.interval } : {}),
-      ...(c.timeout ? { timeout: c.timeout } : {}),
-      ...(c.deregisterCriticalServiceAfter ? { deregistercriticalserviceafter: c.deregisterCriticalServiceAfter } : {}),
-      ...(c.status ? { status: c.status } : {}),
-      ...(c.notes ? { notes: c.notes } : {}),
-    }));
-    await this.call(`register service ${s.id}`, (ctx) =>
+    await this.call(op(`register service ${s.id}`, 'write', 'service', s.name), (o) =>
       this.consul.agent.service.register({
         id: s.id,
         name: s.name,
@@ -119,16 +130,16 @@ export class ConsulHttpClient implements ConsulClient {
         address: s.address,
         port: s.port,
         meta: s.meta,
-        checks,
-        ctx,
-      } as never),
+        checks: s.checks.map(checkOptions),
+        ...o,
+      }),
     );
   }
 
   async deregisterService(serviceId: string): Promise<void> {
     try {
-      await this.call(`deregister service ${serviceId}`, (ctx) =>
-        this.consul.agent.service.deregister({ id: serviceId, ctx } as never),
+      await this.call(op(`deregister service ${serviceId}`, 'write', 'service', serviceId), (o) =>
+        this.consul.agent.service.deregister({ id: serviceId, ...o }),
       );
     } catch (err) {
       // Already gone is the state we wanted.
@@ -138,36 +149,43 @@ export class ConsulHttpClient implements ConsulClient {
   }
 
   async agentServices(): Promise<AgentService[]> {
-    const [, body] = (await this.call('list agent services', (ctx) =>
-      this.consul.agent.service.list({ ctx } as never),
-    )) as [unknown, Record<string, Json> | undefined];
-    return Object.values(body ?? {}).map((s) => ({
-      id: str(s.ID),
-      name: str(s.Service),
-      tags: strArray(s.Tags),
-      address: str(s.Address),
-      port: num(s.Port),
-      meta: strRecord(s.Meta),
-    }));
+    const body = await this.call(op('list agent services', 'read', 'service', '*'), (o) =>
+      this.consul.agent.service.list(o),
+    );
+    return Object.values(body ?? {})
+      .filter((s): s is Json => !!s && typeof s === 'object')
+      .map((s) => ({
+        id: str(s.ID),
+        name: str(s.Service),
+        tags: strArray(s.Tags),
+        address: str(s.Address),
+        port: num(s.Port),
+        meta: strRecord(s.Meta),
+      }));
   }
 
   async updateTtlCheck(checkId: string, status: CheckStatus, output: string): Promise<void> {
-    const method = status === 'passing' ? 'pass' : status === 'warning' ? 'warn' : 'fail';
-    await this.call(`update check ${checkId}`, (ctx) =>
-      this.consul.agent.check[method]({ id: checkId, note: output.slice(0, 4096), ctx } as never),
+    const check = this.consul.agent.check;
+    const note = output.slice(0, 4096);
+    await this.call(op(`update check ${checkId}`, 'write', 'service', checkId), (o) =>
+      status === 'passing'
+        ? check.pass({ id: checkId, note, ...o })
+        : status === 'warning'
+          ? check.warn({ id: checkId, note, ...o })
+          : check.fail({ id: checkId, note, ...o }),
     );
   }
 
   async setServiceMaintenance(serviceId: string, enable: boolean, reason: string): Promise<void> {
-    await this.call(`maintenance ${enable ? 'on' : 'off'} for ${serviceId}`, (ctx) =>
-      this.consul.agent.service.maintenance({ id: serviceId, enable, reason, ctx } as never),
+    await this.call(op(`maintenance ${enable ? 'on' : 'off'} for ${serviceId}`, 'write', 'service', serviceId), (o) =>
+      this.consul.agent.service.maintenance({ id: serviceId, enable, reason, ...o }),
     );
   }
 
   async agentMaintenance(): Promise<Map<string, string>> {
-    const [, body] = (await this.call('list agent checks', (ctx) =>
-      this.consul.agent.check.list({ ctx } as never),
-    )) as [unknown, Record<string, Json> | undefined];
+    const body = await this.call(op('list agent checks', 'read', 'service', '*'), (o) =>
+      this.consul.agent.check.list(o),
+    );
     const out = new Map<string, string>();
     // Consul keeps a service's maintenance as a check of its own, with the reason in its Notes.
     for (const c of Object.values(body ?? {}))
@@ -177,26 +195,24 @@ export class ConsulHttpClient implements ConsulClient {
   }
 
   async catalogServices(options: BlockingOptions = {}): Promise<Indexed<Record<string, string[]>>> {
-    const [res, body] = (await this.call(
-      'catalog services',
-      (ctx) => this.consul.catalog.service.list({ ...this.blocking(options), ctx } as never),
-      options,
-    )) as [RawResponse, Record<string, unknown> | undefined];
+    const { index, body } = await this.blockingCall(op('catalog services', 'read', 'service', '*'), options, (o) =>
+      this.consul.catalog.service.list(o),
+    );
     const value: Record<string, string[]> = {};
-    for (const [name, tags] of Object.entries(body ?? {})) value[name] = strArray(tags);
-    return { index: indexOf(res), value };
+    if (body && typeof body === 'object')
+      for (const [name, tags] of Object.entries(body as Json)) value[name] = strArray(tags);
+    return { index, value };
   }
 
   async healthService(name: string, options: BlockingOptions = {}): Promise<Indexed<HealthInstance[]>> {
-    const [res, body] = (await this.call(
-      `health of service ${name}`,
-      (ctx) => this.consul.health.service({ service: name, ...this.blocking(options), ctx } as never),
+    const { index, body } = await this.blockingCall(
+      op(`health of service ${name}`, 'read', 'service', name),
       options,
-    )) as [RawResponse, Json[] | undefined];
-    const value = (body ?? []).map((entry): HealthInstance => {
+      (o) => this.consul.health.service({ service: name, ...o }),
+    );
+    const value = objects(body).map((entry): HealthInstance => {
       const node = (entry.Node ?? {}) as Json;
       const svc = (entry.Service ?? {}) as Json;
-      const checks = Array.isArray(entry.Checks) ? (entry.Checks as Json[]) : [];
       return {
         node: str(node.Node),
         nodeAddress: str(node.Address),
@@ -206,7 +222,7 @@ export class ConsulHttpClient implements ConsulClient {
         port: num(svc.Port),
         tags: strArray(svc.Tags),
         meta: strRecord(svc.Meta),
-        checks: checks.map((c): HealthCheckState => ({
+        checks: objects(entry.Checks).map((c): HealthCheckState => ({
           checkId: str(c.CheckID),
           name: str(c.Name),
           status: asStatus(c.Status),
@@ -216,49 +232,70 @@ export class ConsulHttpClient implements ConsulClient {
         })),
       };
     });
-    return { index: indexOf(res), value };
+    return { index, value };
+  }
+
+  async healthChecks(options: BlockingOptions = {}): Promise<Indexed<NodeCheck[]>> {
+    const { index, body } = await this.blockingCall(op('health of every check', 'read', 'service', '*'), options, (o) =>
+      this.consul.health.state({ state: 'any', ...o }),
+    );
+    const value = objects(body).map((c): NodeCheck => ({
+      node: str(c.Node),
+      checkId: str(c.CheckID),
+      serviceId: str(c.ServiceID),
+      serviceName: str(c.ServiceName),
+      status: asStatus(c.Status),
+      modifyIndex: num(c.ModifyIndex),
+    }));
+    return { index, value };
   }
 
   async kvList(prefix: string, options: BlockingOptions = {}): Promise<Indexed<KvEntry[]>> {
-    const [res, body] = (await this.call(
-      `kv list ${prefix}`,
-      (ctx) => this.consul.kv.get({ key: prefix, recurse: true, ...this.blocking(options), ctx } as never),
-      options,
-    )) as [RawResponse, Json[] | undefined];
-    const value = (body ?? []).map(kvEntry);
-    return { index: indexOf(res), value };
+    const { index, body } = await this.blockingCall(op(`kv list ${prefix}`, 'read', 'key', prefix), options, (o) =>
+      this.consul.kv.get({ key: prefix, recurse: true, ...o }),
+    );
+    return { index, value: objects(body).map(kvEntry) };
   }
 
   async kvGet(key: string): Promise<KvEntry | undefined> {
-    const [, body] = (await this.call(`kv get ${key}`, (ctx) => this.consul.kv.get({ key, ctx } as never))) as [
-      unknown,
-      Json | undefined,
-    ];
-    if (!body) return undefined;
-    return kvEntry(body);
+    const body = await this.call(op(`kv get ${key}`, 'read', 'key', key), (o) => this.consul.kv.get({ key, ...o }));
+    return body ? kvEntry(body) : undefined;
   }
 
   async kvPut(key: string, value: string, options: { cas?: number } = {}): Promise<boolean> {
-    const [, ok] = (await this.call(`kv put ${key}`, (ctx) =>
-      this.consul.kv.set({ key, value, ...(options.cas !== undefined ? { cas: options.cas } : {}), ctx } as never),
-    )) as [unknown, unknown];
+    const ok = await this.call(op(`kv put ${key}`, 'write', 'key', key), (o) =>
+      this.consul.kv.set({ key, value, ...(options.cas !== undefined ? { cas: options.cas } : {}), ...o }),
+    );
     return ok === true;
   }
 
   async kvDelete(key: string): Promise<void> {
-    await this.call(`kv delete ${key}`, (ctx) => this.consul.kv.del({ key, ctx } as never));
+    await this.call(op(`kv delete ${key}`, 'write', 'key', key), (o) => this.consul.kv.del({ key, ...o }));
+  }
+
+  /**
+   * What this client holds open on Consul now, and how many requests it has sent: the figures that
+   * meet Consul's per-client connection limit (limits.http_max_conns_per_client, 200 by default).
+   */
+  usage(): { requests: number; blockingQueries: number; connections: number } {
+    const count = (m: NodeJS.ReadOnlyDict<unknown[]>) => Object.values(m).reduce((n, l) => n + (l?.length ?? 0), 0);
+    return {
+      requests: this.requests,
+      blockingQueries: this.blockingNow,
+      connections: count(this.agent.sockets) + count(this.agent.freeSockets),
+    };
   }
 
   async sessionCreate(options: SessionOptions): Promise<string> {
-    const [, body] = (await this.call(`create session ${options.name}`, (ctx) =>
+    const body = (await this.call(op(`create session ${options.name}`, 'write', 'session', options.name), (o) =>
       this.consul.session.create({
         name: options.name,
         ttl: `${Math.max(10, Math.ceil(options.ttlMs / 1000))}s`,
         lockdelay: `${Math.max(0, Math.round(options.lockDelayMs / 1000))}s`,
         behavior: 'release',
-        ctx,
+        ...o,
       } as never),
-    )) as [unknown, Json | undefined];
+    )) as { ID?: unknown } | undefined;
     const id = str(body?.ID);
     if (!id) throw new ConsulError(`Consul session create at ${this.address} answered no ID`);
     return id;
@@ -266,9 +303,9 @@ export class ConsulHttpClient implements ConsulClient {
 
   async sessionRenew(id: string): Promise<boolean> {
     try {
-      const [, body] = (await this.call(`renew session ${id}`, (ctx) =>
-        this.consul.session.renew({ id, ctx } as never),
-      )) as [unknown, unknown];
+      const body = (await this.call(op(`renew session ${id}`, 'write', 'session', id), (o) =>
+        this.consul.session.renew({ id, ...o } as never),
+      )) as unknown;
       return Array.isArray(body) ? body.length > 0 : body !== undefined && body !== null;
     } catch (err) {
       // Consul answers 404 for a session it no longer has.
@@ -278,20 +315,22 @@ export class ConsulHttpClient implements ConsulClient {
   }
 
   async sessionDestroy(id: string): Promise<void> {
-    await this.call(`destroy session ${id}`, (ctx) => this.consul.session.destroy({ id, ctx } as never));
+    await this.call(op(`destroy session ${id}`, 'write', 'session', id), (o) =>
+      this.consul.session.destroy({ id, ...o } as never),
+    );
   }
 
   async kvAcquire(key: string, value: string, session: string): Promise<boolean> {
-    const [, ok] = (await this.call(`kv acquire ${key}`, (ctx) =>
-      this.consul.kv.set({ key, value, acquire: session, ctx } as never),
-    )) as [unknown, unknown];
+    const ok = await this.call(op(`kv acquire ${key}`, 'write', 'key', key), (o) =>
+      this.consul.kv.set({ key, value, acquire: session, ...o } as never),
+    );
     return ok === true;
   }
 
   async kvRelease(key: string, value: string, session: string): Promise<boolean> {
-    const [, ok] = (await this.call(`kv release ${key}`, (ctx) =>
-      this.consul.kv.set({ key, value, release: session, ctx } as never),
-    )) as [unknown, unknown];
+    const ok = await this.call(op(`kv release ${key}`, 'write', 'key', key), (o) =>
+      this.consul.kv.set({ key, value, release: session, ...o } as never),
+    );
     return ok === true;
   }
 
@@ -306,54 +345,99 @@ export class ConsulHttpClient implements ConsulClient {
     return Promise.resolve();
   }
 
-  private blocking(options: BlockingOptions): Record<string, unknown> {
+  /** A read that may block: index and wait when an index was seen, the X-Consul-Index back. */
+  private blockingCall(
+    operation: ConsulOperation,
+    options: BlockingOptions,
+    fn: (o: CallOptions) => Promise<unknown>,
+  ): Promise<{ index: number; body: unknown }> {
+    const blocking: Partial<CallOptions> = {};
     // An index below 1 is never sent as "seen": Consul would answer at once, forever (a busy loop).
     if (options.index !== undefined && options.index >= 1) {
       const waitMs = Math.min(options.waitMs ?? DEFAULT_CONSUL_WAIT_MS, MAX_CONSUL_WAIT_MS);
+      blocking.index = String(options.index);
+      blocking.wait = `${Math.ceil(waitMs / 1000)}s`;
       // Consul adds up to wait/16 of jitter; leave room for it before our own timeout fires.
-      return {
-        index: String(options.index),
-        wait: `${Math.ceil(waitMs / 1000)}s`,
-        timeout: waitMs + waitMs / 16 + 5_000,
-      };
+      blocking.timeout = waitMs + waitMs / 16 + 5_000;
     }
-    return { timeout: this.timeoutMs };
+    return this.run(operation, new ResponseContext(), options.signal, async (ctx) => {
+      if (blocking.index) this.blockingNow += 1;
+      try {
+        const out: unknown = await fn({ ...this.common(ctx), ...blocking });
+        if (isErrorLike(out)) throw out;
+        // With includeResponse the package answers [response, body], or [response] for a 404.
+        const [res, body] = Array.isArray(out) ? (out as [RawResponse | undefined, unknown?]) : [undefined, out];
+        return { index: indexOf(res), body };
+      } finally {
+        if (blocking.index) this.blockingNow -= 1;
+      }
+    });
   }
 
-  private async call(what: string, fn: (ctx: RequestContext) => Promise<unknown>, options: BlockingOptions = {}) {
-    if (this.closed) throw new ClosedError(`Consul client is closed (${what})`);
-    const ctx = new RequestContext();
-    const onAbort = () => ctx.emit('cancel');
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    this.inflight.add(ctx);
-    try {
-      if (options.signal?.aborted) throw new ConsulError(`${what}: aborted`);
-      const out = await fn(ctx);
+  /** A non-blocking call through the package's typed method. */
+  private call<T>(operation: ConsulOperation, fn: (o: CallOptions) => Promise<T>): Promise<T> {
+    return this.run(operation, new EventEmitter(), undefined, async (ctx) => {
+      const out = await fn(this.common(ctx));
       // papi checks `instanceof Error`, which fails across realms (jest's VM sandbox), and then
       // resolves with the error instead of rejecting: treat any error-shaped value as a failure.
       if (isErrorLike(out)) throw out;
-      // With includeResponse the package answers [response, body], or [response] for a 404.
-      if (Array.isArray(out) && isResponse(out[0])) return [out[0], out[1]] as [RawResponse, unknown];
-      return [undefined, out] as [undefined, unknown];
+      return out;
+    });
+  }
+
+  private common(ctx: EventEmitter): CallOptions {
+    const token = this.tokens.token();
+    return { ctx, timeout: this.timeoutMs, ...(token ? { token } : {}) };
+  }
+
+  private async run<T>(
+    operation: ConsulOperation,
+    ctx: EventEmitter,
+    signal: AbortSignal | undefined,
+    fn: (ctx: EventEmitter) => Promise<T>,
+  ): Promise<T> {
+    if (this.closed) throw new ClosedError(`Consul client is closed (${operation.what})`);
+    this.requests += 1;
+    const onAbort = () => ctx.emit('cancel');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    this.inflight.add(ctx);
+    try {
+      if (signal?.aborted) throw new ConsulError(`${operation.what}: aborted`);
+      return await fn(ctx);
     } catch (err) {
       if (err instanceof ConsulError) throw err;
-      const e = err as { statusCode?: number; message?: string; response?: RawResponse };
-      const status = e.response?.statusCode ?? e.statusCode;
-      const body = (e.response as { body?: unknown } | undefined)?.body;
-      const detail = typeof body === 'string' && body ? `: ${body.trim().slice(0, 300)}` : '';
-      throw new ConsulError(
-        `Consul ${what} at ${this.address} failed${status ? ` (HTTP ${status})` : ''}: ${e.message ?? String(err)}${detail}`,
-        status,
-        { cause: err },
-      );
+      throw this.failure(operation, err);
     } finally {
-      options.signal?.removeEventListener('abort', onAbort);
+      signal?.removeEventListener('abort', onAbort);
       this.inflight.delete(ctx);
     }
   }
+
+  /**
+   * The facts of a failed request for classifyConsulFailure. The package's error carries the
+   * response, whose request holds the X-Consul-Token header: it is not kept as `cause`, so nothing
+   * that logs the error can reach the token.
+   */
+  private failure(operation: ConsulOperation, err: unknown): ConsulError {
+    const e = (err ?? {}) as { message?: unknown; code?: unknown; response?: { statusCode?: unknown; body?: unknown } };
+    const statusCode = typeof e.response?.statusCode === 'number' ? e.response.statusCode : undefined;
+    const body = e.response?.body;
+    return classifyConsulFailure({
+      operation,
+      address: this.address,
+      ...(statusCode !== undefined ? { statusCode } : {}),
+      ...(typeof body === 'string' ? { body } : Buffer.isBuffer(body) ? { body: body.toString('utf8') } : {}),
+      ...(typeof e.code === 'string' ? { code: e.code } : {}),
+      ...(typeof e.message === 'string' ? { message: e.message } : {}),
+    });
+  }
 }
 
-function kvEntry(e: Json): KvEntry {
+function op(what: string, access: ConsulOperation['access'], resource: ConsulOperation['resource'], name: string) {
+  return { what, access, resource, name };
+}
+
+function kvEntry(e: { Key?: unknown; Value?: unknown; ModifyIndex?: unknown; Session?: unknown }): KvEntry {
   const session = str(e.Session);
   return {
     key: str(e.Key),
@@ -363,16 +447,25 @@ function kvEntry(e: Json): KvEntry {
   };
 }
 
+/** The package's CheckOptions declares `timeout` required, though Consul wants none on a TTL check. */
+type CheckDefinition = Omit<CheckOptions, 'timeout'> & { timeout?: string };
+
+function checkOptions(c: ServiceRegistration['checks'][number]): CheckOptions {
+  const def: CheckDefinition = {
+    checkid: c.checkId,
+    name: c.name,
+    ...(c.http ? { http: c.http } : {}),
+    ...(c.tcp ? { tcp: c.tcp } : {}),
+    ...(c.ttl ? { ttl: c.ttl } : {}),
+    ...(c.interval ? { interval: c.interval } : {}),
+    ...(c.timeout ? { timeout: c.timeout } : {}),
+    ...(c.deregisterCriticalServiceAfter ? { deregistercriticalserviceafter: c.deregisterCriticalServiceAfter } : {}),
+    ...(c.status ? { status: c.status } : {}),
+    ...(c.notes ? { notes: c.notes } : {}),
+  };
+  return def as CheckOptions;
+}
+
 function isErrorLike(v: unknown): v is Error {
   return Object.prototype.toString.call(v) === '[object Error]';
-}
-
-function isResponse(v: unknown): v is RawResponse {
-  return typeof v === 'object' && v !== null && 'statusCode' in v && 'headers' in v;
-}
-
-function indexOf(res: RawResponse | undefined): number {
-  const raw = res?.headers['x-consul-index'];
-  const n = Number(Array.isArray(raw) ? raw[0] : raw);
-  return Number.isFinite(n) && n > 0 ? n : 0;
 }

@@ -17,3 +17,8 @@ export function oneLine(s: string, max = 120): string {
 export function quoted(v: unknown, max = 80): string {
   return JSON.stringify(String(v).slice(0, max));
 }
+
+/** Control characters, quotes and backslashes escaped as in JSON (without the outer quotes), then cut. */
+export function escaped(v: string, max = 80): string {
+  return cut(JSON.stringify(v).slice(1, -1), max);
+}

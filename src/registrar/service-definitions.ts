@@ -2,6 +2,8 @@ import type { CheckStatus, ServiceCheck, ServiceRegistration } from '../consul/c
 import type { ContainerHealth, ContainerInfo, PortBinding } from '../docker/docker-client.js';
 import { LabelError } from '../errors.js';
 import { COLOR_PATTERN } from '../domain/color.js';
+import { splitList } from '../domain/list.js';
+import { escaped } from '../log/text.js';
 import {
   DOCKER_HEALTH_CHECK_SUFFIX,
   META_COLOR,
@@ -199,7 +201,7 @@ export function serviceDefinitions(info: ContainerInfo, opts: DefinitionOptions)
     if (!COLOR_PATTERN.test(colorValue))
       throw new LabelError(
         `label ${opts.colorLabel}`,
-        `label ${opts.colorLabel}="${printable(colorValue)}" is not a valid color (1-32 of a-z, 0-9, _ and -, starting with a letter or digit)`,
+        `label ${opts.colorLabel}="${escaped(colorValue)}" is not a valid color (1-32 of a-z, 0-9, _ and -, starting with a letter or digit)`,
       );
     color = colorValue;
   }
@@ -246,13 +248,13 @@ export function serviceDefinitions(info: ContainerInfo, opts: DefinitionOptions)
       if (!derived)
         throw new LabelError(
           'image',
-          `cannot derive a service name from image "${printable(info.image)}"; set SERVICE_NAME`,
+          `cannot derive a service name from image "${escaped(info.image)}"; set SERVICE_NAME`,
         );
       name = derived;
     } else if (!SERVICE_NAME.test(name)) {
       throw new LabelError(
         src('name'),
-        `${src('name')}="${printable(name)}" is not a valid service name (letters, digits and -, at most 63, not starting or ending with -)`,
+        `${src('name')}="${escaped(name)}" is not a valid service name (letters, digits and -, at most 63, not starting or ending with -)`,
       );
     }
     if (group && !fromPort.has('name')) {
@@ -268,11 +270,11 @@ export function serviceDefinitions(info: ContainerInfo, opts: DefinitionOptions)
       if (!SERVICE_ID.test(customId))
         throw new LabelError(
           src('id'),
-          `${src('id')}="${printable(customId)}" is not a valid service ID (1-200 of letters, digits and _.:@-)`,
+          `${src('id')}="${escaped(customId)}" is not a valid service ID (1-200 of letters, digits and _.:@-)`,
         );
       id = customId;
     } else if (!SERVICE_ID.test(id)) {
-      throw new LabelError('name', `the generated service ID "${printable(id)}" is not safe; set SERVICE_ID`);
+      throw new LabelError('name', `the generated service ID "${escaped(id)}" is not safe; set SERVICE_ID`);
     }
     if (seenIds.has(id)) throw new LabelError(src('id'), `${src('id')} gives two ports the same service ID "${id}"`);
     seenIds.add(id);
@@ -282,7 +284,7 @@ export function serviceDefinitions(info: ContainerInfo, opts: DefinitionOptions)
       if (!TAG.test(t))
         throw new LabelError(
           from,
-          `${from}: tag "${printable(t)}" must be 1-255 characters without spaces, quotes, braces or semicolons`,
+          `${from}: tag "${escaped(t)}" must be 1-255 characters without spaces, quotes, braces or semicolons`,
         );
       if (!tags.includes(t)) tags.push(t);
     };
@@ -397,7 +399,7 @@ function buildCheck(
     const v = meta.get(key);
     if (v === undefined || v === '') return undefined;
     if (!GO_DURATION.test(v))
-      throw new LabelError(src(key), `${src(key)}="${printable(v)}" is not a duration such as 10s or 1m`);
+      throw new LabelError(src(key), `${src(key)}="${escaped(v)}" is not a duration such as 10s or 1m`);
     return v;
   };
   const kinds = CHECK_KINDS.filter((k) => {
@@ -418,7 +420,7 @@ function buildCheck(
     if (!HTTP_PATH.test(path))
       throw new LabelError(
         src(`check_${kind}`),
-        `${src(`check_${kind}`)}="${printable(path)}" must be a path starting with /`,
+        `${src(`check_${kind}`)}="${escaped(path)}" must be a path starting with /`,
       );
     check.http = `${kind}://${host}:${port}${path}`;
   } else if (kind === 'tcp') {
@@ -438,26 +440,13 @@ function buildCheck(
     if (initial !== 'passing' && initial !== 'warning' && initial !== 'critical')
       throw new LabelError(
         src('check_initial_status'),
-        `${src('check_initial_status')}="${printable(initial)}": expected passing, warning or critical`,
+        `${src('check_initial_status')}="${escaped(initial)}": expected passing, warning or critical`,
       );
     check.status = initial;
   }
   return check;
 }
 
-function splitList(v: string): string[] {
-  return v
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
-
 function sortRecord(r: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(r).sort(([a], [b]) => a.localeCompare(b)));
-}
-
-/** A value quoted in a log line: control characters escaped and the length bounded. */
-function printable(v: string): string {
-  const escaped = JSON.stringify(v).slice(1, -1);
-  return escaped.length > 80 ? `${escaped.slice(0, 77)}...` : escaped;
 }

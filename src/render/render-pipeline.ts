@@ -10,6 +10,7 @@ import type { Snapshot } from '../snapshot/snapshot.js';
 import { liveChanges } from '../switch/live-changes.js';
 import { systemClock, type Clock, type TimerHandle } from '../time/clock.js';
 import { Quiescence, type WaitRange } from '../watch/quiescence.js';
+import { templateErrorText } from './template-error.js';
 import type { TemplateRenderer } from './template-renderer.js';
 
 /** Tells the cluster which config this host serves (the KV renderer report), after each apply. */
@@ -35,11 +36,6 @@ export interface RenderPipelineOptions {
 /** See DEFAULT_WAIT_TEXT in render-options.ts for why. */
 export const DEFAULT_WAIT: WaitRange = { minMs: 250, maxMs: 1000 };
 export const DEFAULT_RETRY_DELAY_MS = 5_000;
-
-/** A TemplateError's own message already says file, line and why; its cause (eta's) repeats the compiled source. */
-function templateReason(err: unknown): string {
-  return err instanceof TemplateError ? err.message.split('\n')[0]! : errorMessage(err);
-}
 
 const ACTION_TEXT: Record<ApplyOutcome['action'], string> = {
   reloaded: 'installed and reloaded',
@@ -165,7 +161,7 @@ export class RenderPipeline implements Lifecycle {
       this.keepSeenAt(seenAt);
       const what = err instanceof TemplateError ? 'the template failed' : 'rendering failed';
       this.log.error(
-        `${what}, so the ${kind} config was not changed and the last good one keeps serving: ${templateReason(err)}`,
+        `${what}, so the ${kind} config was not changed and the last good one keeps serving: ${templateErrorText(err)}`,
         {
           changes: why,
         },

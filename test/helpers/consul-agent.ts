@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { stopChild } from './child.js';
 import { consulBinary } from './components.js';
 import { freePort, waitFor } from './ports.js';
 
@@ -26,7 +27,13 @@ export class TestConsulAgent {
     nodeName = `sy-test-${process.pid}-${Math.random().toString(36).slice(2, 7)}`,
   ): Promise<TestConsulAgent> {
     const agent = new TestConsulAgent(await freePort(), await freePort(), await freePort(), nodeName);
-    await agent.startProcess();
+    try {
+      await agent.startProcess();
+    } catch (err) {
+      // Not left running when it never became leader.
+      await agent.stop();
+      throw err;
+    }
     return agent;
   }
 
@@ -84,13 +91,7 @@ export class TestConsulAgent {
 
   /** Stops the agent process (SIGTERM, then SIGKILL after 5 s). */
   async stopProcess(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
+    if (this.child) await stopChild(this.child, 5_000);
   }
 
   /** Restarts on the same ports with every registration and KV entry lost. */

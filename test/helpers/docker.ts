@@ -27,7 +27,8 @@ export class TestContainers {
         options.image ?? testImage(),
         ...(options.cmd ?? []),
       ],
-      { timeout: 60_000 },
+      // A burst of starts on a loaded machine (bench/switch-under-load.ts) can take a while.
+      { timeout: 120_000 },
     );
     const id = stdout.trim();
     this.ids.add(id);
@@ -65,9 +66,11 @@ export class TestContainers {
     this.ids.delete(id);
   }
 
+  /** Removes every container this made, 50 to a `docker rm` (a benchmark makes more). */
   async removeAll(): Promise<void> {
     const ids = [...this.ids];
     this.ids.clear();
-    if (ids.length > 0) await run('docker', ['rm', '-f', '-v', ...ids], { timeout: 120_000 }).catch(() => undefined);
+    for (let i = 0; i < ids.length; i += 50)
+      await run('docker', ['rm', '-f', '-v', ...ids.slice(i, i + 50)], { timeout: 180_000 }).catch(() => undefined);
   }
 }

@@ -6,6 +6,7 @@ import type {
   HealthInstance,
   Indexed,
   KvEntry,
+  NodeCheck,
   ServiceRegistration,
   SessionOptions,
 } from '../../src/consul/consul-client.js';
@@ -54,7 +55,11 @@ export class FakeConsul implements ConsulClient {
   readonly lockDelayUntil = new Map<string, number>();
   private sessionSeq = 0;
 
+  /** The index at which each service's instances were last set: its checks' ModifyIndex. */
+  private readonly serviceIndex = new Map<string, number>();
   private index = 100;
+  /** The checks table's index: moves only when a service's checks are written or removed. */
+  private checksIndex = 100;
   private isDown = false;
   private readonly blocking: boolean;
   private waiters = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
@@ -63,14 +68,24 @@ export class FakeConsul implements ConsulClient {
     this.blocking = options.blocking ?? true;
   }
 
-  setService(name: string, instances: HealthInstance[]): void {
+  /**
+   * Sets a service's instances. `checksUnchanged`: a write only the services table sees (an address
+   * changed in place), so its checks keep their ModifyIndex.
+   */
+  setService(name: string, instances: HealthInstance[], options: { checksUnchanged?: boolean } = {}): void {
     this.health.set(name, instances);
     this.bump();
+    if (!options.checksUnchanged || !this.serviceIndex.has(name)) {
+      this.serviceIndex.set(name, this.index);
+      this.checksIndex = this.index;
+    }
   }
 
   removeService(name: string): void {
     this.health.delete(name);
+    this.serviceIndex.delete(name);
     this.bump();
+    this.checksIndex = this.index;
   }
 
   /** Writes as another client would, moving the index. */
@@ -105,6 +120,7 @@ export class FakeConsul implements ConsulClient {
     this.health.clear();
     this.kv.clear();
     this.index = 5;
+    this.checksIndex = 5;
   }
 
   async agentNodeName(): Promise<string> {
@@ -157,6 +173,31 @@ export class FakeConsul implements ConsulClient {
   }
   healthService(name: string, options?: BlockingOptions): Promise<Indexed<HealthInstance[]>> {
     return this.query(`health:${name}`, options, () => structuredClone(this.health.get(name) ?? []));
+  }
+  /** Every check of every instance; a node's own checks once per node. */
+  healthChecks(options?: BlockingOptions): Promise<Indexed<NodeCheck[]>> {
+    return this.query(
+      'health-state',
+      options,
+      () => {
+        const out = new Map<string, NodeCheck>();
+        for (const [name, list] of this.health)
+          for (const i of list)
+            for (const c of i.checks) {
+              const serviceCheck = c.serviceId !== '';
+              out.set(`${i.node}/${c.checkId}`, {
+                node: i.node,
+                checkId: c.checkId,
+                serviceId: c.serviceId,
+                serviceName: serviceCheck ? name : '',
+                status: c.status,
+                modifyIndex: serviceCheck ? (this.serviceIndex.get(name) ?? 1) : 1,
+              });
+            }
+        return [...out.values()];
+      },
+      () => this.checksIndex,
+    );
   }
   kvList(prefix: string, options?: BlockingOptions): Promise<Indexed<KvEntry[]>> {
     return this.query('kv', options, () =>
@@ -236,29 +277,38 @@ export class FakeConsul implements ConsulClient {
     this.failIfDown(call);
   }
 
-  private async query<T>(what: string, options: BlockingOptions = {}, read: () => T): Promise<Indexed<T>> {
+  /** `tableIndex`: the index this read reports and blocks on (Consul keeps one per table). */
+  private async query<T>(
+    what: string,
+    options: BlockingOptions = {},
+    read: () => T,
+    tableIndex: () => number = () => this.index,
+  ): Promise<Indexed<T>> {
     this.queries.push(what);
     this.failIfDown(what);
-    if (this.blocking && options.index !== undefined && options.index >= this.index) {
+    if (this.blocking && options.index !== undefined && options.index >= tableIndex()) {
       this.blocked.set(what, (this.blocked.get(what) ?? 0) + 1);
       try {
-        await new Promise<void>((resolve, reject) => {
-          const w = { resolve, reject };
-          this.waiters.add(w);
-          options.signal?.addEventListener(
-            'abort',
-            () => {
-              this.waiters.delete(w);
-              reject(new ConsulError('aborted'));
-            },
-            { once: true },
-          );
-        });
+        // Until this table's index moves (either way: an index reset is an answer too).
+        const from = tableIndex();
+        while (tableIndex() === from)
+          await new Promise<void>((resolve, reject) => {
+            const w = { resolve, reject };
+            this.waiters.add(w);
+            options.signal?.addEventListener(
+              'abort',
+              () => {
+                this.waiters.delete(w);
+                reject(new ConsulError('aborted'));
+              },
+              { once: true },
+            );
+          });
       } finally {
         this.blocked.set(what, (this.blocked.get(what) ?? 1) - 1);
       }
     }
-    return { index: this.index, value: read() };
+    return { index: tableIndex(), value: read() };
   }
 
   private failIfDown(what: string): void {

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { durationParser, intParser, parseList } from '../values.js';
+import { splitList } from '../../domain/list.js';
+import { durationParser, intParser } from '../values.js';
 import { consulClient } from '../compose.js';
 import { createLogger, type Logger } from '../../log/logger.js';
 import { DEFAULT_COLOR_TAGS } from '../../switch/instance-health.js';
@@ -37,7 +38,7 @@ export function defaultBy(): string {
 }
 
 function parseColorTags(value: string): string[] {
-  const colors = parseList(value);
+  const colors = splitList(value);
   if (colors.length === 0)
     throw new InvalidArgumentError(`expected comma-separated colors such as blue,green, got "${value}"`);
   return colors.map(parseColor);

@@ -1,18 +1,13 @@
 import { Command, Option } from 'commander';
 import { isActive, type RolloutPlan } from '../../rollout/plan.js';
 import { describePlan, RolloutControl } from '../../rollout/rollout-control.js';
-import { addCommonOptions } from '../common-options.js';
+import { addCommonOptions, type CommonOptions } from '../common-options.js';
 import { addServiceOption, defaultBy, withControl } from './control-common.js';
 
 /** `switchyard rollout status | pause | resume | promote | abort`: see docs/rollouts.md. */
-interface RolloutOptions {
+interface RolloutOptions extends CommonOptions {
   service?: string;
   colors: string[];
-  consulAddr: string;
-  consulToken?: string;
-  kvPrefix: string;
-  logLevel: 'error' | 'warn' | 'info' | 'debug';
-  logFormat: 'auto' | 'json' | 'text';
   by: string;
   reason?: string;
   json?: boolean;

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { durationParser, parseBool, parseList } from '../values.js';
+import { splitList } from '../../domain/list.js';
+import { durationParser, parseBool } from '../values.js';
 import { DEFAULT_CLOSE_TIMEOUT_MS, runUntilSignal } from '../../daemon.js';
 import { createLogger } from '../../log/logger.js';
 import { isValidTag } from '../../registrar/service-definitions.js';
@@ -25,7 +26,7 @@ function parseIp(value: string): string {
 }
 
 function parseTags(value: string): string[] {
-  const tags = parseList(value);
+  const tags = splitList(value);
   for (const t of tags)
     if (!isValidTag(t))
       throw new InvalidArgumentError(

@@ -111,7 +111,9 @@ describe('render role with HAProxy', () => {
     expect(await served()).toEqual(new Set(['a', 'b']));
     // Counted once the new worker answers on the admin socket, or the Runtime API change is done.
     await waitFor('the change to be counted', async () => (await applied()) > before);
-    expect(logs.has('info', `web: instance 127.0.0.1:${backends.b!.port} (blue) added`)).toBe(true);
+    // The line travels through winston's stream after the counter moved: wait for it, bounded.
+    const line = `web: instance 127.0.0.1:${backends.b!.port} (blue) added`;
+    await waitFor(`the log line "${line}"`, () => logs.has('info', line), 5_000);
   }, 15_000);
 
   it('stops sending traffic to a deregistered instance', async () => {

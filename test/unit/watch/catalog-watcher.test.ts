@@ -48,21 +48,52 @@ function setup(overrides: Partial<CatalogWatcherOptions> = {}) {
 const web = (id: string, color = 'blue', address = '10.0.0.5') => healthInstance('web', id, { color, address });
 
 describe('CatalogWatcher', () => {
-  it('emits the first snapshot only once the catalog, every health watch and the KV have answered', async () => {
+  it('emits the first snapshot only once the catalog, the checks, every service and the KV have been read', async () => {
     const { clock, consul, watcher, summary } = setup();
     consul.setService('web', [web('w1')]);
     consul.setService('redis', [healthInstance('redis', 'r1')]);
     await watcher.start();
     await clock.advance(300);
     expect(summary()).toEqual(['web[w1]live=blue']);
-    // Blocking queries are parked on Consul, one per watch.
-    expect(consul.blocked.get('catalog')).toBe(1);
-    expect(consul.blocked.get('health:web')).toBe(1);
-    expect(consul.blocked.get('health:redis')).toBe(1);
-    expect(consul.blocked.get('kv')).toBe(1);
+    // Three blocking queries are parked on Consul, whatever the number of services; each service
+    // was read once, without blocking.
+    expect(Object.fromEntries(consul.blocked)).toEqual({ catalog: 1, 'health-state': 1, kv: 1 });
+    expect(consul.queries.filter((q) => q.startsWith('health:')).sort()).toEqual(['health:redis', 'health:web']);
   });
 
-  it('starts and ends health watches as services come and go', async () => {
+  it('holds three blocking queries for 300 services, and fetches only the service that changed', async () => {
+    const { clock, consul, watcher, summary } = setup();
+    for (let i = 0; i < 300; i++) consul.setService(`s${i}`, [healthInstance(`s${i}`, `i${i}`, { color: 'blue' })]);
+    await watcher.start();
+    await clock.advance(300);
+    expect(summary()[0]?.split(' ')).toHaveLength(300);
+    expect([...consul.blocked.values()].reduce((a, b) => a + b, 0)).toBe(3);
+    consul.queries.length = 0;
+    consul.setService('s7', [
+      healthInstance('s7', 'i7', { color: 'blue' }),
+      healthInstance('s7', 'j7', { color: 'blue' }),
+    ]);
+    await clock.advance(300);
+    expect(summary().at(-1)).toContain('s7[i7,j7]live=blue');
+    expect(consul.queries.filter((q) => q.startsWith('health:'))).toEqual(['health:s7']);
+    expect([...consul.blocked.values()].reduce((a, b) => a + b, 0)).toBe(3);
+  });
+
+  it('reads every service again when the catalog moves and no check change says which service', async () => {
+    const { clock, consul, watcher, summary, messages } = setup();
+    consul.setService('web', [web('w1')]);
+    consul.setService('api', [healthInstance('api', 'a1', { color: 'green' })]);
+    await watcher.start();
+    await clock.advance(300);
+    consul.queries.length = 0;
+    consul.setService('web', [web('w1', 'blue', '10.0.0.99')], { checksUnchanged: true });
+    await clock.advance(500);
+    expect(consul.queries.filter((q) => q.startsWith('health:')).sort()).toEqual(['health:api', 'health:web']);
+    expect(messages().some((m) => m.includes('without a check change to say which service'))).toBe(true);
+    expect(summary()).toHaveLength(2);
+  });
+
+  it('starts and ends reading services as they come and go', async () => {
     const { clock, consul, watcher, summary } = setup();
     consul.setService('web', [web('w1')]);
     await watcher.start();
@@ -74,6 +105,7 @@ describe('CatalogWatcher', () => {
     await clock.advance(300);
     expect(summary().at(-1)).toBe('web[w1]live=blue');
     expect(consul.blocked.get('health:api') ?? 0).toBe(0);
+    expect(consul.blocked.get('health:web') ?? 0).toBe(0);
   });
 
   it('does not emit again when only the index moves', async () => {
@@ -95,7 +127,7 @@ describe('CatalogWatcher', () => {
     await watcher.start();
     await clock.advance(300);
     expect(summary()).toEqual(['api[]live=undefined web[w1]live=blue']);
-    expect(consul.queries).not.toContain('catalog');
+    expect(consul.queries).not.toContain('health:other');
   });
 
   it('keeps the last snapshot while Consul is down and counts the errors', async () => {
