@@ -12,3 +12,13 @@ agent_prefix "" {
 service_prefix "" {
   policy = "write"
 }
+
+# Guarding the live color (docs/registering.md): before registering a colored container, read which
+# color is live and the live instances' images. Without these reads the guard sees no live color and
+# registers as usual.
+key_prefix "switchyard/services/" {
+  policy = "read"
+}
+node_prefix "" {
+  policy = "read"
+}

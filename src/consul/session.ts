@@ -84,7 +84,10 @@ export class ConsulSession implements Lifecycle {
       } catch (err) {
         if (this.stop.signal.aborted) return;
         failures += 1;
-        this.log.warn(`Consul session: ${errorMessage(err)}; retrying`);
+        // Once per outage as a warning, the retries at debug level.
+        const line = `Consul session (${this.options.name}): ${errorMessage(err)}; retrying`;
+        if (failures === 1) this.log.warn(line);
+        else this.log.debug(line);
         await sleep(backoffMs(failures, 250, 5000), this.stop.signal);
       }
     }

@@ -67,9 +67,11 @@ export class RolloutExecutor implements Lifecycle {
     });
   }
 
-  async start(): Promise<void> {
-    await this.session.start();
+  start(): Promise<void> {
+    // The session is created only when a plan needs executing: a daemon that never runs a rollout
+    // never asks for one (nor needs the ACL for it).
     this.watchLoop = this.watch();
+    return Promise.resolve();
   }
 
   readonly close = once(async (): Promise<void> => {
@@ -101,9 +103,11 @@ export class RolloutExecutor implements Lifecycle {
             else if (isActive(plan.phase)) this.spawn(plan.service);
           }
         },
+        // Once per outage as a warning, the retries at debug level, as the render role's watches do.
         onError: (err, attempt, retry) => {
-          if (attempt === 1 || attempt % 10 === 0)
-            this.log.warn(`cannot watch rollout plans: ${errorMessage(err)}; retrying in ${retry} ms`);
+          const line = `cannot watch rollout plans: ${errorMessage(err)}; retrying in ${retry} ms`;
+          if (attempt === 1) this.log.warn(line);
+          else this.log.debug(line);
         },
         waitMs: 60_000,
       },
@@ -150,6 +154,7 @@ export class RolloutExecutor implements Lifecycle {
         await this.release(key);
         return 'done';
       }
+      await this.session.start();
       const session = this.session.id;
       if (!session) return retry;
       const lock = await this.o.consul.kvGet(key);
