@@ -8,8 +8,8 @@
 const LAYERS = [
   // The typed errors and errorMessage(): everything may throw them.
   ['errors\\.ts'],
-  // Shared by every stage: domain types and rules, time, part lifecycle, logging.
-  ['domain/', 'time/', 'lifecycle\\.ts', 'log/'],
+  // Shared by every stage: domain types and rules, time, part lifecycle, logging, node:http without undici.
+  ['domain/', 'time/', 'lifecycle\\.ts', 'log/', 'node-http\\.ts'],
   // Observability every stage reports to: metrics, health, the status server.
   ['http/'],
   // Adapters of the external systems.

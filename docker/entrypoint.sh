@@ -4,7 +4,8 @@
 # group id), it drops to switchyard at once, with the socket's group added, no capabilities and
 # no way to regain privileges. docs/image.md explains both ways to give it the socket.
 set -eu
-APP="node /app/dist/src/cli/main.js"
+# The bin's own Node flag (src/cli/main.ts's first line), which `node FILE` does not read.
+APP="node --max-semi-space-size=1 /app/dist/src/cli/main.js"
 
 if [ "$(id -u)" = 0 ]; then
   groups=10001

@@ -2,4 +2,4 @@
 // Regenerates docs/configuration.md: `npm run build && node scripts/config-reference.mjs > docs/configuration.md`.
 import { configurationReference } from '../dist/src/cli/config-reference.js';
 
-process.stdout.write(configurationReference());
+process.stdout.write(await configurationReference());

@@ -1,7 +1,7 @@
 import { errorMessage } from './errors.js';
 import type { PartState } from './http/health.js';
 import { once, withTimeout, type Lifecycle } from './lifecycle.js';
-import type { Logger } from './log/logger.js';
+import { exitAfterLogs, type Logger } from './log/logger.js';
 
 /**
  * `switchyard run`: an ordered list of named parts (Consul client, registrar, render role, HTTP
@@ -106,7 +106,8 @@ export async function runUntilSignal(
     signalled += 1;
     if (signalled > 1) {
       log.warn(`${signal} received again while stopping; exiting now`);
-      process.exit(1);
+      void exitAfterLogs(logger, 1, 500);
+      return;
     }
     stopRequested(signal);
   };

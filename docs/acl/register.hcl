@@ -7,18 +7,19 @@ agent_prefix "" {
   policy = "read"
 }
 
-# PUT /v1/agent/service/register|deregister|maintenance, /v1/agent/check/pass|warn|fail,
-# GET /v1/agent/services.
+# PUT /v1/agent/service/register|deregister|maintenance, /v1/agent/check/pass|warn|fail|deregister,
+# GET /v1/agent/services; GET /v1/health/service/:name for the live-color guard (write includes read).
 service_prefix "" {
   policy = "write"
 }
 
-# Guarding the live color (docs/registering.md): before registering a colored container, read which
-# color is live and the live instances' images. Without these reads the guard sees no live color and
-# registers as usual.
-key_prefix "switchyard/services/" {
+# The live-color guard reads every live instance, on any host: without node read Consul silently
+# leaves instances out of health answers, and the guard would see none to compare with.
+node_prefix "" {
   policy = "read"
 }
-node_prefix "" {
+
+# The live-color guard reads which color is live (written by the control commands).
+key_prefix "switchyard/services/" {
   policy = "read"
 }

@@ -1,6 +1,4 @@
 import type { ConsulClient } from '../consul/consul-client.js';
-import { parseConsulAddress } from '../consul/consul-connection.js';
-import { ConsulHttpClient } from '../consul/consul-http-client.js';
 import { Daemon, closeOnly } from '../daemon.js';
 import { DockerodeDockerClient } from '../docker/dockerode-docker-client.js';
 import { ConfigError, errorMessage } from '../errors.js';
@@ -19,9 +17,10 @@ import { DEFAULT_CONTAINER_CONFIG_DIR, type RenderOptions } from '../render/rend
 import { RenderRole, renderSettings, type RenderSettings } from '../render/render-role.js';
 import { RolloutExecutor } from '../rollout/executor.js';
 import { readOverview } from '../rollout/overview.js';
-import { liveGuardCheck } from '../switch/live-guard-check.js';
+import { ConsulLiveColors } from '../switch/live-colors.js';
 import { SwitchControl } from '../switch/switch-control.js';
 import type { CommonOptions } from './common-options.js';
+import { consulClient } from './compose-consul.js';
 import type { HttpOptions } from './http-options.js';
 
 /**
@@ -29,34 +28,7 @@ import type { HttpOptions } from './http-options.js';
  * together. Commands call these; nothing below src/cli/ constructs an adapter or a driver.
  */
 
-/**
- * The Consul client every command uses, from the shared options (the Consul CLI's CONSUL_* settings).
- * Reads the TLS and token files now, so a bad address or an unreadable file is a ConfigError (exit
- * code 2) naming it, from every command.
- */
-export function consulClient(o: CommonOptions): ConsulHttpClient {
-  try {
-    parseConsulAddress(o.consulAddr, o.consulHttpSsl);
-  } catch (err) {
-    throw new ConfigError(`option '--consul-addr' (CONSUL_HTTP_ADDR): ${errorMessage(err)}`, { cause: err });
-  }
-  try {
-    return new ConsulHttpClient({
-      address: o.consulAddr,
-      httpSsl: o.consulHttpSsl,
-      sslVerify: o.consulSslVerify,
-      ...(o.consulToken ? { token: o.consulToken } : {}),
-      ...(o.consulTokenFile ? { tokenFile: o.consulTokenFile } : {}),
-      ...(o.consulCacert ? { caFile: o.consulCacert } : {}),
-      ...(o.consulCapath ? { caPath: o.consulCapath } : {}),
-      ...(o.consulClientCert ? { clientCert: o.consulClientCert } : {}),
-      ...(o.consulClientKey ? { clientKey: o.consulClientKey } : {}),
-      ...(o.consulTlsServerName ? { tlsServerName: o.consulTlsServerName } : {}),
-    });
-  } catch (err) {
-    throw new ConfigError(`Consul connection: ${errorMessage(err)}`, { cause: err });
-  }
-}
+export { consulClient };
 
 export function dockerClient(o: Pick<CommonOptions, 'dockerHost'>, logger: Logger): DockerodeDockerClient {
   try {
@@ -164,9 +136,8 @@ export interface RunOptions extends CommonOptions, HttpOptions, RenderOptions {
   network?: string;
   resync: number;
   deregisterOnExit: boolean;
-  shutdownTimeout: number;
-  /** Let a live-color container with another image or version join the live color. */
   allowLiveMix: boolean;
+  shutdownTimeout: number;
   /** Take part in executing rollouts (docs/rollouts.md). */
   rollouts: boolean;
   rolloutLockDelay: number;
@@ -188,6 +159,7 @@ export function registrarOptions(o: RunOptions): RegistrarOptions {
     ...(o.ip ? { advertiseIp: o.ip } : {}),
     resyncMs: o.resync,
     deregisterOnExit: o.deregisterOnExit,
+    allowLiveMix: o.allowLiveMix,
     closeTimeoutMs: Math.max(1_000, o.shutdownTimeout - 1_000),
   };
 }
@@ -232,8 +204,9 @@ export function buildDaemon(o: RunOptions, logger: Logger, metrics = new Metrics
       'docker-client',
       closeOnly(() => docker.close()),
     );
-    const liveGuard = liveGuardCheck(consul, o.kvPrefix, { allowAll: o.allowLiveMix, colorTags: o.colors });
-    built.registrar = new Registrar({ docker, consul, logger, metrics, liveGuard }, regOptions);
+    // The live-color guard reads the live color by the switch's rule, handed in from here.
+    const liveColors = new ConsulLiveColors(consul, o.kvPrefix);
+    built.registrar = new Registrar({ docker, consul, logger, metrics, liveColors }, regOptions);
     daemon.add('registrar', built.registrar);
   }
 

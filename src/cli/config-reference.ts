@@ -10,9 +10,9 @@ const cell = (s: unknown): string =>
  * docs/configuration.md, generated from the CLI's own option definitions so the reference cannot
  * miss or misstate a flag, its environment variable or its default.
  */
-export function configurationReference(): string {
+export async function configurationReference(): Promise<string> {
   const program = new Command('switchyard');
-  registerCommands(program);
+  await registerCommands(program);
   const out = [
     '# Configuration reference',
     '',

@@ -1,8 +1,20 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
+// A 1 MB young generation (V8's default grows to 16 MB per semi-space) takes ~10 MB off the daemon's
+// resident memory at no measured CPU cost (docs/performance.md, bench/daemon-cost.ts).
 import { readFileSync } from 'node:fs';
+import nodeModule from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { ConfigError, errorMessage } from '../errors.js';
-import { registerCommands } from './commands/index.js';
+import { commandToLoad, registerCommands } from './commands/index.js';
+
+// Before the subcommand's modules load: V8 keeps their compiled code on disk (NODE_COMPILE_CACHE, else
+// the OS temp dir), which takes a fifth to a third off a control command's start (docs/performance.md).
+// Best effort: a read-only or missing folder only means no cache.
+try {
+  nodeModule.enableCompileCache?.();
+} catch {
+  // no writable folder: start without a cache
+}
 
 /** Exit codes: 0 success, 1 a failed operation, 2 bad usage or configuration. */
 export const EXIT_USAGE = 2;
@@ -31,8 +43,9 @@ export async function main(argv: string[]): Promise<number> {
     .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  registerCommands(program);
   try {
+    const only = commandToLoad(argv.slice(2));
+    await registerCommands(program, only ? [only] : undefined);
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {

@@ -44,6 +44,8 @@ export interface HealthCheckState {
   name: string;
   status: CheckStatus;
   output: string;
+  /** Notes given at registration; a maintenance check's reason. */
+  notes?: string;
   /** Empty for node-level checks (serfHealth, node maintenance). */
   serviceId: string;
 }
@@ -114,6 +116,8 @@ export interface ConsulClient {
   agentServices(): Promise<AgentService[]>;
   updateTtlCheck(checkId: string, status: CheckStatus, output: string): Promise<void>;
   setServiceMaintenance(serviceId: string, enable: boolean, reason: string): Promise<void>;
+  /** Removes one check from the agent; a check that is already gone is not an error. */
+  deregisterCheck(checkId: string): Promise<void>;
   /** Services of this agent in maintenance: service ID → the reason given (GET /v1/agent/checks). */
   agentMaintenance(): Promise<Map<string, string>>;
 

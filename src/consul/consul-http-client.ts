@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
-import http from 'node:http';
 import https from 'node:https';
 import Consul from 'consul';
 import type { CheckOptions } from 'consul/lib/agent/check.js';
 import { ClosedError, ConsulError } from '../errors.js';
+import { http, type Agent } from '../node-http.js';
 import { DEFAULT_CONSUL_WAIT_MS, MAX_CONSUL_WAIT_MS } from './blocking-query.js';
 import type {
   AgentService,
@@ -89,7 +89,7 @@ export class ConsulHttpClient implements ConsulClient {
   /** scheme://host:port, for messages. Never holds the token. */
   readonly address: string;
   private readonly consul: Consul;
-  private readonly agent: http.Agent;
+  private readonly agent: Agent;
   private readonly timeoutMs: number;
   private readonly tokens: TokenSource;
   private readonly inflight = new Set<EventEmitter>();
@@ -182,6 +182,17 @@ export class ConsulHttpClient implements ConsulClient {
     );
   }
 
+  async deregisterCheck(checkId: string): Promise<void> {
+    try {
+      await this.call(op(`deregister check ${checkId}`, 'write', 'service', checkId), (o) =>
+        this.consul.agent.check.deregister({ id: checkId, ...o }),
+      );
+    } catch (err) {
+      if (err instanceof ConsulError && err.statusCode === 404) return;
+      throw err;
+    }
+  }
+
   async agentMaintenance(): Promise<Map<string, string>> {
     const body = await this.call(op('list agent checks', 'read', 'service', '*'), (o) =>
       this.consul.agent.check.list(o),
@@ -226,8 +237,8 @@ export class ConsulHttpClient implements ConsulClient {
           checkId: str(c.CheckID),
           name: str(c.Name),
           status: asStatus(c.Status),
-          // A maintenance check keeps its reason in Notes and has no output: show the reason.
-          output: str(c.Output) || str(c.Notes),
+          output: str(c.Output),
+          notes: str(c.Notes),
           serviceId: str(c.ServiceID),
         })),
       };

@@ -27,6 +27,8 @@ export interface ContainerInfo {
   /** Without the leading slash. */
   name: string;
   image: string;
+  /** The image's ID (`sha256:…`, from inspect's `.Image`). */
+  imageId?: string;
   hostname: string;
   labels: Record<string, string>;
   env: Record<string, string>;

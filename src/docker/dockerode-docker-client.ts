@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { ClosedError, DockerError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type {
@@ -13,6 +13,7 @@ import type {
   ExecResult,
   PortBinding,
 } from './docker-client.js';
+import { Dockerode } from './dockerode-module.js';
 import { LineSplitter, parseEventLine } from './event-lines.js';
 
 export interface DockerodeClientOptions {
@@ -65,7 +66,7 @@ export class DockerodeDockerClient implements DockerClient {
   private readonly closing = new AbortController();
 
   constructor(options: DockerodeClientOptions = {}) {
-    this.docker = new Docker(dockerConnection(options.host));
+    this.docker = new Dockerode(dockerConnection(options.host));
     this.address = options.host ?? 'unix:///var/run/docker.sock';
     this.timeoutMs = options.timeoutMs ?? 15_000;
     this.logger = options.logger?.child({ component: 'docker' });
@@ -266,6 +267,7 @@ export function toContainerInfo(raw: Json): ContainerInfo {
     id: str(raw.Id),
     name: str(raw.Name).replace(/^\//, ''),
     image: str(config.Image) || str(raw.Image),
+    ...(str(raw.Image).startsWith('sha256:') ? { imageId: str(raw.Image) } : {}),
     hostname: str(config.Hostname),
     labels: stringRecord(config.Labels),
     env,

@@ -1,8 +1,8 @@
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, errorMessage } from '../errors.js';
 import { once, withTimeout, type Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../log/logger.js';
+import { http, type IncomingMessage, type Server, type ServerResponse } from '../node-http.js';
 import { healthReport, type HealthSource } from './health.js';
 import type { Metrics } from './metrics.js';
 import { STATUS_PAGE_HTML } from './status-page.js';
@@ -25,7 +25,7 @@ export interface StatusServerOptions {
  * GET /metrics (Prometheus text format). Read-only; nothing here changes the daemon.
  */
 export class StatusServer implements Lifecycle {
-  private readonly server: http.Server;
+  private readonly server: Server;
   private readonly logger: Logger;
   private listening: Promise<void> | undefined;
 
@@ -85,7 +85,7 @@ export class StatusServer implements Lifecycle {
     }
   });
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');

@@ -1,5 +1,5 @@
 import type { AgentService, CheckStatus, ServiceRegistration } from '../consul/consul-client.js';
-import { META_CONTAINER_ID } from './meta-keys.js';
+import { META_CONTAINER_ID, META_CONTAINER_NAME } from './meta-keys.js';
 import type { AgentView, LastHealth } from './registration-plan.js';
 import { asAgentService, isOwnedBy } from './service-diff.js';
 
@@ -33,6 +33,17 @@ export class OwnedServices {
   ownsContainer(containerId: string): boolean {
     for (const s of this.owned.values()) if (s.meta[META_CONTAINER_ID] === containerId) return true;
     return false;
+  }
+
+  /** Containers (id → name) with a service in maintenance for a reason `pred` accepts. */
+  containersWhere(pred: (reason: string) => boolean): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const [id, reason] of this.maintenance) {
+      const s = this.owned.get(id);
+      const cid = s?.meta[META_CONTAINER_ID];
+      if (cid && pred(reason)) out.set(cid, s.meta[META_CONTAINER_NAME] ?? cid);
+    }
+    return out;
   }
 
   services(): AgentService[] {

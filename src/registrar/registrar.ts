@@ -11,10 +11,10 @@ import { CoalescedRun } from './coalesced-run.js';
 import { ConsulGate } from './consul-gate.js';
 import { ContainerLanes } from './container-lanes.js';
 import { DockerEventFollower } from './docker-event-follower.js';
-import type { LiveGuardCheck } from './live-guard.js';
-import { META_COLOR, META_CONTAINER_ID, META_CONTAINER_NAME, META_IMAGE } from './meta-keys.js';
+import { META_CONTAINER_ID, META_CONTAINER_NAME } from './meta-keys.js';
 import { OwnedServices } from './owned-services.js';
-import { eventEffect, planContainer, type RegistrarOp } from './registration-plan.js';
+import { allowsLiveMix, isHoldReason, type LiveColorSource, type LiveColorView } from './live-color-guard.js';
+import { eventEffect, planContainer, servicesToGuard, type RegistrarOp } from './registration-plan.js';
 import { serviceDefinitions, type DefinitionOptions } from './service-definitions.js';
 
 export interface RegistrarOptions extends Omit<DefinitionOptions, 'owner' | 'healthTtl'> {
@@ -31,6 +31,8 @@ export interface RegistrarOptions extends Omit<DefinitionOptions, 'owner' | 'hea
   drainTimeoutMs?: number;
   /** Parallel lanes (different containers) at once. */
   concurrency?: number;
+  /** Let any image into the live color (the live-color guard off). */
+  allowLiveMix?: boolean;
 }
 
 export interface RegistrarDeps {
@@ -38,12 +40,8 @@ export interface RegistrarDeps {
   consul: ConsulClient;
   logger: Logger;
   metrics: Metrics;
-  /**
-   * Guarding the live color (live-guard.ts): the maintenance reason when this registration would mix
-   * versions on the live color, else undefined. Reading what is live is above this layer, so the
-   * composition root hands it in; unset: no guard.
-   */
-  liveGuard?: LiveGuardCheck;
+  /** The live color of a service and its instances, cluster-wide, for the live-color guard. */
+  liveColors: LiveColorSource;
 }
 
 type Trigger = 'start' | 'reconnect' | 'resync' | 'agent-lost';
@@ -52,6 +50,12 @@ type Trigger = 'start' | 'reconnect' | 'resync' | 'agent-lost';
 const HEALTH_TTL = '72h';
 /** Rewrites of an unchanged Docker-health status, well inside HEALTH_TTL. */
 const HEALTH_REFRESH_MS = 6 * 3_600_000;
+const RELEASE_WHY = {
+  'not-live': 'its color is no longer the live one',
+  'no-other-instance': 'no instance of another version is live any more',
+  'same-version': 'the live color now runs its version',
+  allowed: 'mixing versions in the live color is allowed (--allow-live-mix or its label)',
+} as const;
 /** A container still running this long after its stop signal ignored it: back in rotation. */
 const DEFAULT_DRAIN_TIMEOUT_MS = 600_000;
 
@@ -319,6 +323,9 @@ export class Registrar implements Lifecycle, HealthReporter {
   /** The periodic cheap check: has the agent lost services we registered (restart without state)? */
   private async checkAgent(): Promise<void> {
     if (!this.owner || this.gate.isDown || this.owned.size === 0) return;
+    // Held instances are judged again at this pace, so a switch (or the last old instance leaving,
+    // on any host) releases them within seconds, with no Docker event to prompt it.
+    for (const [id, name] of this.owned.containersWhere(isHoldReason)) void this.lanes.schedule(name, id);
     const mark = this.owned.begin();
     let ids: Set<string>;
     try {
@@ -417,20 +424,25 @@ export class Registrar implements Lifecycle, HealthReporter {
   /** Plans this container's changes, then runs them in order. */
   private async apply(id: string, info: ContainerInfo | undefined, fields: Record<string, string>): Promise<void> {
     const startedAt = info?.startedAt ? Date.parse(info.startedAt) : NaN;
+    const container = {
+      id,
+      running: info?.running === true,
+      ...(Number.isFinite(startedAt) ? { startedAt } : {}),
+      ...(info?.health ? { health: info.health } : {}),
+      desired: this.desiredFor(id, info),
+      allowLiveMix: this.options.allowLiveMix === true || (info !== undefined && allowsLiveMix(info.labels)),
+    };
+    const agent = this.owned.view(this.stopSignals.get(id));
+    const live = await this.liveColors(servicesToGuard(container, agent), id, fields);
     const plan = planContainer(
-      {
-        id,
-        running: info?.running === true,
-        ...(Number.isFinite(startedAt) ? { startedAt } : {}),
-        ...(info?.health ? { health: info.health } : {}),
-        desired: this.desiredFor(id, info),
-      },
-      this.owned.view(this.stopSignals.get(id)),
+      container,
+      agent,
       {
         now: Date.now(),
         drainTimeoutMs: this.drainTimeoutMs,
         healthRefreshMs: HEALTH_REFRESH_MS,
       },
+      live,
     );
     if (plan.drainSince !== undefined && !this.stopSignals.has(id)) {
       // Read back from the agent: the stop signal came before this process started.
@@ -448,33 +460,34 @@ export class Registrar implements Lifecycle, HealthReporter {
       this.stopSignals.delete(id);
     }
     const why = !info ? 'the container no longer exists' : plan.deregisterWhy;
-    for (const op of plan.ops) {
-      const hold = op.kind === 'register' && info ? await this.liveGuard(op.service, info) : undefined;
-      await this.execute(op, { id, fields, why });
-      if (hold && op.kind === 'register') {
-        const d = op.service;
-        await this.op('maintenance', () => this.deps.consul.setServiceMaintenance(d.id, true, hold));
-        this.owned.maintenanceSet(d.id, hold);
-        this.log.warn(hold, { ...fields, service: d.name, serviceId: d.id, image: d.meta[META_IMAGE] ?? '' });
-      }
-    }
+    for (const op of plan.ops) await this.execute(op, { id, fields, why });
     this.deps.metrics.registeredInstances.set(this.owned.size);
   }
 
-  /** The guard's verdict; a failing read registers as usual: the guard never blocks a deploy on it. */
-  private async liveGuard(d: ServiceRegistration, info: ContainerInfo): Promise<string | undefined> {
-    if (!this.deps.liveGuard || d.meta[META_COLOR] === undefined) return undefined;
-    try {
-      return await this.deps.liveGuard(d, info);
-    } catch (err) {
-      this.log.warn(
-        `cannot check ${d.name}'s live color before registering: ${errorMessage(err)}; registering as usual`,
-        {
-          container: info.name,
-        },
-      );
-      return undefined;
+  /**
+   * The live color of each service the guard must judge. Consul refusing the read (an ACL token
+   * without key:read or service:read) leaves that service unguarded with one warning, rather than
+   * keeping the container out of Consul; any other failure is retried like a failed write.
+   */
+  private async liveColors(
+    services: readonly string[],
+    id: string,
+    fields: Record<string, string>,
+  ): Promise<Map<string, LiveColorView>> {
+    const out = new Map<string, LiveColorView>();
+    for (const name of services) {
+      try {
+        out.set(name, await this.deps.liveColors.liveColor(name));
+      } catch (err) {
+        if (!(err instanceof ConsulError) || err.statusCode === undefined || err.statusCode >= 500) throw err;
+        this.warnOnce(
+          id,
+          `live-color guard off for ${name}: cannot read its live color (${errorMessage(err)}); the register role's token needs key:read on <kv-prefix>/services/ and node:read (docs/acl/register.hcl)`,
+          { ...fields, service: name },
+        );
+      }
     }
+    return out;
   }
 
   /** One operation: the Consul call, then our cache and the log line. */
@@ -514,6 +527,26 @@ export class Registrar implements Lifecycle, HealthReporter {
         await this.op('maintenance', () => consul.setServiceMaintenance(op.serviceId, true, op.reason));
         this.owned.maintenanceSet(op.serviceId, op.reason);
         this.log.info(`drained ${op.name} (${op.serviceId}): in maintenance until the container exits`, {
+          ...fields,
+          service: op.name,
+          serviceId: op.serviceId,
+        });
+        return;
+      case 'hold':
+        await this.op('maintenance', () => consul.setServiceMaintenance(op.serviceId, true, op.reason));
+        this.owned.maintenanceSet(op.serviceId, op.reason);
+        this.log.warn(
+          `held ${op.name} (${op.serviceId}) out of rotation: ${op.reason.replace(/^switchyard: /, '')}; it enters rotation once its color is no longer live or no other version is live (or with --allow-live-mix / label switchyard.allow-live-mix=true)`,
+          { ...fields, service: op.name, serviceId: op.serviceId },
+        );
+        return;
+      case 'release':
+        await this.op('maintenance', () => consul.deregisterCheck(op.checkId));
+        await this.op('maintenance', () =>
+          consul.setServiceMaintenance(op.serviceId, false, `switchyard: released (${RELEASE_WHY[op.why]})`),
+        );
+        this.owned.maintenanceSet(op.serviceId, undefined);
+        this.log.info(`released ${op.name} (${op.serviceId}) into rotation: ${RELEASE_WHY[op.why]}`, {
           ...fields,
           service: op.name,
           serviceId: op.serviceId,

@@ -3,6 +3,14 @@ import type { ContainerHealth, DockerEvent } from '../docker/docker-client.js';
 import { dockerHealthCheckId, healthNotes, healthStatus } from './service-definitions.js';
 import { asAgentService, diffServices } from './service-diff.js';
 import { META_CONTAINER_ID } from './meta-keys.js';
+import {
+  guardLiveColor,
+  holdCheck,
+  holdCheckId,
+  isHoldReason,
+  type GuardVerdict,
+  type LiveColorView,
+} from './live-color-guard.js';
 
 /**
  * The pure half of the registrar: from what Docker says about one container now and what the
@@ -13,6 +21,10 @@ import { META_CONTAINER_ID } from './meta-keys.js';
  * The drain is persisted in the agent itself: a drained service is in Consul maintenance with a
  * reason naming the moment of the stop signal (drainReason). A Switchyard that restarts while a
  * container is still stopping reads it back and keeps the container drained until it exits.
+ *
+ * The live-color guard (live-color-guard.ts) is decided here too: an instance entering the live color
+ * with another version than the live instances is registered with a critical hold check and put in
+ * maintenance with the reason (`hold`); once the guard no longer holds it, both go (`release`).
  */
 export type RegistrarOp =
   | { kind: 'conflict'; serviceId: string }
@@ -20,6 +32,14 @@ export type RegistrarOp =
   | { kind: 'register'; service: ServiceRegistration; healthStatus?: CheckStatus }
   | { kind: 'drain'; serviceId: string; name: string; reason: string }
   | { kind: 'undrain'; serviceId: string; name: string; reason: string }
+  | { kind: 'hold'; serviceId: string; name: string; reason: string }
+  | {
+      kind: 'release';
+      serviceId: string;
+      name: string;
+      checkId: string;
+      why: Exclude<GuardVerdict, { held: true }>['why'];
+    }
   | {
       kind: 'health';
       serviceId: string;
@@ -48,6 +68,8 @@ export interface ContainerView {
   health?: ContainerHealth;
   /** What its labels ask for (empty when stopped, unselected or invalid). */
   desired: readonly ServiceRegistration[];
+  /** --allow-live-mix, or the container's switchyard.allow-live-mix label. */
+  allowLiveMix?: boolean;
 }
 
 /** What the registrar holds about the agent and the container's drain. */
@@ -98,8 +120,50 @@ export function parseDrainReason(reason: string): number | undefined {
   return Number.isFinite(t) ? t : undefined;
 }
 
-export function planContainer(c: ContainerView, agent: AgentView, settings: PlanSettings): ContainerPlan {
+/**
+ * The services of this container the live-color guard must judge, so the caller can read their live
+ * color first: those about to enter rotation (not yet registered for this container) and those it
+ * holds now.
+ */
+export function servicesToGuard(c: ContainerView, agent: AgentView): string[] {
+  if (c.allowLiveMix === true) return []; // allowed whatever is live
+  const names = new Set<string>();
+  for (const d of guarded(c, agent)) names.add(d.name);
+  return [...names].sort();
+}
+
+function guarded(c: ContainerView, agent: AgentView): ServiceRegistration[] {
+  return c.desired.filter((d) => {
+    if (d.meta.color === undefined) return false;
+    const mine = agent.owned.get(d.id)?.meta[META_CONTAINER_ID] === c.id;
+    return !mine || isHoldReason(agent.maintenance.get(d.id));
+  });
+}
+
+export function planContainer(
+  c: ContainerView,
+  agent: AgentView,
+  settings: PlanSettings,
+  live: ReadonlyMap<string, LiveColorView> = new Map(),
+): ContainerPlan {
   const { owned } = agent;
+  const verdicts = new Map<string, GuardVerdict>();
+  for (const d of guarded(c, agent)) {
+    const view = live.get(d.name);
+    // Held, and its live color could not be read: it stays held (only a newcomer goes in unguarded).
+    if (view === undefined && c.allowLiveMix !== true && isHoldReason(agent.maintenance.get(d.id))) continue;
+    verdicts.set(d.id, guardLiveColor(d, view, c.allowLiveMix === true));
+  }
+  const holdReason = (id: string): string | undefined => {
+    const v = verdicts.get(id);
+    return v?.held ? v.reason : undefined;
+  };
+  // A held instance is registered with its hold check, so it never counts as passing.
+  const desired = c.desired.map((d) => {
+    const reason = holdReason(d.id);
+    return reason === undefined ? d : { ...d, checks: [...d.checks, holdCheck(d.id, reason)] };
+  });
+  c = { ...c, desired };
   const current = [...owned.values()].filter((s) => s.meta[META_CONTAINER_ID] === c.id);
   // Another container may hold one of these IDs right now (a name reused by compose): it is
   // overwritten by the register, as it should be.
@@ -116,16 +180,23 @@ export function planContainer(c: ContainerView, agent: AgentView, settings: Plan
   }
 
   const drain = drainState(c, current, agent, settings);
-  const held = new Set([...diff.register, ...diff.unchanged].map((d) => d.id));
+  const kept = new Set([...diff.register, ...diff.unchanged].map((d) => d.id));
   const health = new Map(agent.health);
   for (const d of diff.register) {
     const hc = d.checks.find((k) => k.checkId === dockerHealthCheckId(d.id));
     if (hc?.status) health.set(d.id, { status: hc.status, at: settings.now });
   }
   for (const d of c.desired) {
-    if (!held.has(d.id)) continue;
+    if (!kept.has(d.id)) continue;
     const reason = agent.maintenance.get(d.id);
-    if (drain.draining && reason === undefined)
+    const hold = holdReason(d.id);
+    const verdict = verdicts.get(d.id);
+    if (hold !== undefined && reason === undefined)
+      ops.push({ kind: 'hold', serviceId: d.id, name: d.name, reason: hold });
+    else if (verdict && !verdict.held && isHoldReason(reason) && !drain.draining)
+      // A stopping container stays out: it is on its way out anyway.
+      ops.push({ kind: 'release', serviceId: d.id, name: d.name, checkId: holdCheckId(d.id), why: verdict.why });
+    else if (drain.draining && reason === undefined)
       ops.push({ kind: 'drain', serviceId: d.id, name: d.name, reason: drainReason(drain.since!) });
     else if (!drain.draining && reason !== undefined && parseDrainReason(reason) !== undefined)
       ops.push({

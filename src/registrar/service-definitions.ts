@@ -10,6 +10,7 @@ import {
   META_CONTAINER_ID,
   META_CONTAINER_NAME,
   META_IMAGE,
+  META_IMAGE_ID,
   META_OWNER,
   RESERVED_META_KEYS,
 } from './meta-keys.js';
@@ -330,6 +331,7 @@ export function serviceDefinitions(info: ContainerInfo, opts: DefinitionOptions)
       [META_CONTAINER_ID]: info.id,
       [META_CONTAINER_NAME]: info.name,
       [META_IMAGE]: info.image.slice(0, MAX_META_VALUE),
+      ...(info.imageId ? { [META_IMAGE_ID]: info.imageId.slice(0, MAX_META_VALUE) } : {}),
       ...(color ? { [META_COLOR]: color } : {}),
     };
 

@@ -41,8 +41,10 @@ export function viewInstance(i: HealthInstance, colorTags: readonly string[] = D
   const own = i.checks.filter((c) => c.serviceId === '' || c.serviceId === i.serviceId);
   const maintenanceCheck = own.find(isMaintenanceCheck);
   const failing = own.find((c) => c.status !== 'passing' && !isMaintenanceCheck(c));
+  // Consul keeps a maintenance reason in the check's Notes (its Output stays empty).
+  const reason = maintenanceCheck ? maintenanceCheck.notes || maintenanceCheck.output : '';
   const why = maintenanceCheck
-    ? `maintenance${maintenanceCheck.output ? `: ${oneLine(maintenanceCheck.output, 300)}` : ''}`
+    ? `maintenance${reason ? `: ${oneLine(reason, 300)}` : ''}`
     : failing
       ? `${failing.name || failing.checkId} is ${failing.status}${failing.output ? `: ${oneLine(failing.output)}` : ''}`
       : undefined;

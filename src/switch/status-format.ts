@@ -38,7 +38,10 @@ function formatService(s: ServiceStatus, now: Date): string {
         `${i.address}:${i.port}`,
         i.passing
           ? 'passing'
-          : `${i.maintenance ? (i.why ?? 'maintenance') : i.health}${i.why && !i.maintenance ? ` (${i.why})` : ''}`,
+          : i.maintenance
+            ? // The reason says why it is out (a drain, the live-color guard, an operator's note).
+              `maintenance${i.why?.startsWith('maintenance: ') ? ` (${i.why.slice('maintenance: '.length)})` : ''}`
+            : `${i.health}${i.why ? ` (${i.why})` : ''}`,
       ]);
   }
   if (rows.length > 1) {

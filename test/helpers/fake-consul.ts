@@ -153,6 +153,11 @@ export class FakeConsul implements ConsulClient {
     await this.agentCall(`ttl ${checkId} ${status}`);
     this.ttl.set(checkId, status);
   }
+  async deregisterCheck(checkId: string): Promise<void> {
+    await this.agentCall(`deregister-check ${checkId}`);
+    this.ttl.delete(checkId);
+    for (const s of this.services.values()) s.checks = s.checks.filter((c) => c.checkId !== checkId);
+  }
   async setServiceMaintenance(id: string, enable: boolean, reason: string): Promise<void> {
     await this.agentCall(`maintenance ${id} ${enable}`);
     this.maintenance.set(id, enable);

@@ -2,7 +2,7 @@ import os from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { splitList } from '../../domain/list.js';
 import { durationParser, intParser } from '../values.js';
-import { consulClient } from '../compose.js';
+import { consulClient } from '../compose-consul.js';
 import { createLogger, type Logger } from '../../log/logger.js';
 import { DEFAULT_COLOR_TAGS } from '../../switch/instance-health.js';
 import { describeProgress } from '../../switch/renderer-progress.js';

@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { splitList } from '../../domain/list.js';
 import { durationParser, parseBool } from '../values.js';
 import { DEFAULT_CLOSE_TIMEOUT_MS, runUntilSignal } from '../../daemon.js';
-import { createLogger } from '../../log/logger.js';
+import { createLogger, exitAfterLogs } from '../../log/logger.js';
 import { isValidTag } from '../../registrar/service-definitions.js';
 import { addCommonOptions, jsonLogs } from '../common-options.js';
 import { buildDaemon, type RunOptions } from '../compose.js';
@@ -115,16 +115,16 @@ export function addRegisterOptions(cmd: Command): Command {
     )
     .addOption(
       boolOption(
-        '--allow-live-mix',
-        'register a container of the live color even when its image or SERVICE_VERSION differs from the live instances (default: held in maintenance; label switchyard.allow-live=true allows one container)',
-        'SWITCHYARD_ALLOW_LIVE_MIX',
+        '--deregister-on-exit',
+        'on SIGTERM/SIGINT, deregister every service this node owns',
+        'SWITCHYARD_DEREGISTER_ON_EXIT',
       ),
     )
     .addOption(
       boolOption(
-        '--deregister-on-exit',
-        'on SIGTERM/SIGINT, deregister every service this node owns',
-        'SWITCHYARD_DEREGISTER_ON_EXIT',
+        '--allow-live-mix',
+        'let a container into the live color whatever its image or SERVICE_VERSION (the live-color guard off; per container: label switchyard.allow-live-mix=true)',
+        'SWITCHYARD_ALLOW_LIVE_MIX',
       ),
     )
     .addOption(
@@ -196,8 +196,9 @@ export function runCommand(): Command {
     const { daemon } = buildDaemon(options, logger);
     const code = await runUntilSignal(daemon, logger);
     process.exitCode = code;
-    // Anything still holding the event loop open after a clean stop must not keep the process alive.
-    setTimeout(() => process.exit(code), 2_000).unref();
+    // Anything still holding the event loop open after a clean stop must not keep the process alive;
+    // the lines logged so far go out first (process.exit drops what stdout still buffers).
+    setTimeout(() => void exitAfterLogs(logger, code, 1_000), 2_000).unref();
   });
   return cmd;
 }

@@ -56,6 +56,34 @@ describe('ConsulHttpClient against a real agent', () => {
     expect((await client.agentServices()).map((s) => s.id)).not.toContain('node:web-1:8080');
   });
 
+  it('reads a maintenance reason from the health of the service, and removes one check', async () => {
+    await client.registerService({
+      id: 'node:web-2:8080',
+      name: 'web2',
+      tags: [],
+      address: '127.0.0.1',
+      port: 18081,
+      meta: {},
+      checks: [{ checkId: 'node:web-2:8080:hold', name: 'hold', ttl: '72h', status: 'critical', notes: 'held' }],
+    });
+    await client.setServiceMaintenance('node:web-2:8080', true, 'switchyard: held out of the live color: because');
+    const checks = (await client.healthService('web2')).value[0]!.checks;
+    expect(checks.find((c) => c.checkId === '_service_maintenance:node:web-2:8080')?.notes).toBe(
+      'switchyard: held out of the live color: because',
+    );
+    expect(checks.find((c) => c.checkId === 'node:web-2:8080:hold')).toMatchObject({
+      status: 'critical',
+      notes: 'held',
+    });
+
+    await client.deregisterCheck('node:web-2:8080:hold');
+    await client.deregisterCheck('node:web-2:8080:hold'); // already gone: not an error
+    const after = (await client.healthService('web2')).value[0]!.checks.map((c) => c.checkId);
+    expect(after).not.toContain('node:web-2:8080:hold');
+    expect(after).toContain('_service_maintenance:node:web-2:8080');
+    await client.deregisterService('node:web-2:8080');
+  });
+
   it('blocks until the watched data changes and reports the new index', async () => {
     const first = await client.catalogServices();
     const started = Date.now();

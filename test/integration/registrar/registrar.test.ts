@@ -6,7 +6,10 @@ import { DockerodeDockerClient } from '../../../src/docker/dockerode-docker-clie
 import { Metrics } from '../../../src/http/metrics.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { Registrar, type RegistrarOptions } from '../../../src/registrar/registrar.js';
-import { requireDocker } from '../../helpers/components.js';
+import { ConsulLiveColors } from '../../../src/switch/live-colors.js';
+import { formatStatus } from '../../../src/switch/status-format.js';
+import { SwitchControl } from '../../../src/switch/switch-control.js';
+import { requireDocker, testImage } from '../../helpers/components.js';
 import { TestConsulAgent } from '../../helpers/consul-agent.js';
 import { TestContainers } from '../../helpers/docker.js';
 import { waitFor } from '../../helpers/ports.js';
@@ -17,6 +20,7 @@ import { waitFor } from '../../helpers/ports.js';
  */
 const COLOR = `sytest-${process.pid}-color`;
 const NODE = `sy-reg-${process.pid}`;
+const KV_PREFIX = `switchyard-it-${process.pid}`;
 
 interface CatalogEntry {
   ServiceID: string;
@@ -107,7 +111,16 @@ beforeAll(async () => {
     agentCheckMs: 500,
     deregisterOnExit: false,
   };
-  registrar = new Registrar({ docker, consul, logger, metrics: new Metrics({ defaultMetrics: false }) }, options);
+  registrar = new Registrar(
+    {
+      docker,
+      consul,
+      logger,
+      metrics: new Metrics({ defaultMetrics: false }),
+      liveColors: new ConsulLiveColors(consul, KV_PREFIX),
+    },
+    options,
+  );
   await registrar.start();
   await registrar.ready;
 }, 60_000);
@@ -164,6 +177,105 @@ describe('registrar against real dockerd and Consul', () => {
     await waitFor('shop gone', async () => (await catalog('shop')).length === 0, 10_000);
     expect(Date.now() - stopped).toBeLessThan(5_000);
     await containers.remove(id);
+  }, 60_000);
+
+  it('live-color guard: another image into the live color is held out (maintenance naming both images); the same image scales it; a switch releases it', async () => {
+    const service = `guarded-${process.pid}`;
+    const labels = ['-l', `${COLOR}=blue`, '-l', `SERVICE_NAME=${service}`, '-p', '127.0.0.1::8080'];
+    // A truly different image: a commit has its own image ID (a docker tag would share the ID).
+    const v2 = `sy-guard-app-${process.pid}:v2`;
+    const scratch = await containers.create(['--name', `sy-reg-guard-img-${process.pid}`]);
+    await containers.docker('commit', scratch, v2);
+    await containers.remove(scratch);
+    const passing = async () =>
+      (await agent.get<Array<{ Service: { ID: string } }>>(`/v1/health/service/${service}?passing=true`)).map(
+        (e) => e.Service.ID,
+      );
+    const started: string[] = [];
+    try {
+      const a = `sy-reg-guard-a-${process.pid}`;
+      started.push(await containers.run(['--name', a, ...labels]));
+      // No switch yet: blue is live by the default rule once it has a passing instance.
+      await waitFor('blue serving', async () => (await passing()).length === 1, 15_000);
+
+      const b = `sy-reg-guard-b-${process.pid}`;
+      const bId = `${NODE}:${b}:8080`;
+      started.push(await containers.run(['--name', b, ...labels], { image: v2 }));
+      const checksOf = async (id: string) =>
+        (
+          await agent.get<
+            Array<{ Service: { ID: string }; Checks: Array<{ CheckID: string; Notes: string; Status: string }> }>
+          >(`/v1/health/service/${service}`)
+        ).find((e) => e.Service.ID === id)?.Checks ?? [];
+      const maint = await waitFor('b held', async () =>
+        (await checksOf(bId)).find((c) => c.CheckID === `_service_maintenance:${bId}`),
+      );
+      expect(maint.Notes).toBe(
+        `switchyard: held out of the live color: container ${b} runs ${v2}, live blue runs ${testImage()}`,
+      );
+      expect((await checksOf(bId)).find((c) => c.CheckID === `${bId}:live-guard`)?.Status).toBe('critical');
+      expect(lines.find((l) => l.message.startsWith('held') && l.container === b)).toMatchObject({
+        level: 'warn',
+        message: expect.stringContaining(`container ${b} runs ${v2}, live blue runs ${testImage()}`),
+      });
+
+      // `switchyard status` says why.
+      const control = new SwitchControl({ consul, kvPrefix: KV_PREFIX, logger: createLogger({ level: 'error' }) });
+      const table = formatStatus(await control.status(service), new Date());
+      expect(table.split('\n').find((l) => l.includes(bId))).toContain(`maintenance (${maint.Notes})`);
+
+      // The live image scales the live color.
+      const c = `sy-reg-guard-c-${process.pid}`;
+      started.push(await containers.run(['--name', c, ...labels]));
+      await waitFor('c serving', async () => (await passing()).includes(`${NODE}:${c}:8080`), 15_000);
+      expect(await passing()).not.toContain(bId);
+
+      // switch green: blue is no longer live, so b may join it (on the preview side).
+      await agent.put(`/v1/kv/${KV_PREFIX}/services/${service}/state`, { live: 'green', previous: 'blue' });
+      await waitFor('b released', async () => (await passing()).includes(bId), 10_000);
+      expect((await checksOf(bId)).map((k) => k.CheckID)).not.toContain(`${bId}:live-guard`);
+      expect(lines.some((l) => l.message.startsWith('released') && l.container === b)).toBe(true);
+    } finally {
+      for (const id of started) await containers.remove(id);
+      await containers.docker('rmi', v2).catch(() => undefined);
+    }
+  }, 90_000);
+
+  it('live-color guard: live instances registered by another host count (read from the catalog, not the local Docker)', async () => {
+    const service = `guarded-remote-${process.pid}`;
+    // Another Docker host's Switchyard registered the live blue instance, on its own agent.
+    await agent.put('/v1/agent/service/register', {
+      ID: `other-host:${service}-blue-1:8080`,
+      Name: service,
+      Tags: ['blue'],
+      Address: '10.9.9.9',
+      Port: 8080,
+      Meta: { color: 'blue', image: 'shop/web:9', image_id: 'sha256:9999', switchyard_owner: 'other-host' },
+    });
+    const name = `sy-reg-guard-remote-${process.pid}`;
+    const id = await containers.run([
+      '--name',
+      name,
+      '-l',
+      `${COLOR}=blue`,
+      '-l',
+      `SERVICE_NAME=${service}`,
+      '-p',
+      '127.0.0.1::8080',
+    ]);
+    try {
+      const sid = `${NODE}:${name}:8080`;
+      const notes = await waitFor('held', async () => {
+        const checks = await agent.get<Record<string, { CheckID: string; Notes: string }>>('/v1/agent/checks');
+        return checks[`_service_maintenance:${sid}`]?.Notes;
+      });
+      expect(notes).toBe(
+        `switchyard: held out of the live color: container ${name} runs ${testImage()}, live blue runs shop/web:9`,
+      );
+    } finally {
+      await containers.remove(id);
+      await agent.put(`/v1/agent/service/deregister/other-host:${service}-blue-1:8080`);
+    }
   }, 60_000);
 
   it('docker stop drains first: the instance stops passing at SIGTERM, while the container still runs, then leaves', async () => {

@@ -1,7 +1,9 @@
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { ConsulError } from '../../../src/errors.js';
 import { Metrics } from '../../../src/http/metrics.js';
 import { createLogger } from '../../../src/log/logger.js';
+import type { LiveColorSource, LiveColorView } from '../../../src/registrar/live-color-guard.js';
 import { Registrar, type RegistrarOptions } from '../../../src/registrar/registrar.js';
 import { waitFor } from '../../helpers/ports.js';
 import { FakeConsul } from '../../helpers/fake-consul.js';
@@ -26,9 +28,19 @@ function setup(options: Partial<RegistrarOptions> = {}) {
     for (const l of b.toString().split('\n')) if (l.trim()) lines.push(JSON.parse(l) as LogLine);
   });
   const metrics = new Metrics({ defaultMetrics: false });
+  /** The live color per service, as the live-color guard reads it (set by a test). */
+  const live = new Map<string, LiveColorView>();
+  /** Set by a test to make the live-color read fail. */
+  const failure: { error?: Error } = {};
+  const liveColors: LiveColorSource = {
+    liveColor: (service) =>
+      failure.error
+        ? Promise.reject(failure.error)
+        : Promise.resolve(live.get(service) ?? { live: undefined, instances: [] }),
+  };
   const make = () => {
     const r = new Registrar(
-      { docker, consul, logger: createLogger({ json: true, stream, level: 'debug' }), metrics },
+      { docker, consul, logger: createLogger({ json: true, stream, level: 'debug' }), metrics, liveColors },
       {
         colorLabel: 'color',
         selection: 'labelled',
@@ -44,7 +56,7 @@ function setup(options: Partial<RegistrarOptions> = {}) {
     running.push(r);
     return r;
   };
-  return { docker, consul, lines, metrics, make };
+  return { docker, consul, lines, metrics, make, live, failure };
 }
 
 afterEach(async () => {
@@ -94,6 +106,91 @@ describe('Registrar', () => {
     const drain = lines.find((l) => l.message.startsWith('draining'));
     expect(drain).toMatchObject({ container: 'web-1', containerId: 'a' });
     expect(lines.some((l) => l.message.startsWith('deregistered web') && l.message.includes('not running'))).toBe(true);
+  });
+
+  it('live-color guard: another image into the live color is held (hold check + maintenance, a warning naming both images); a switch releases it within the agent-check interval', async () => {
+    const { docker, consul, lines, make, live } = setup({ agentCheckMs: 50 });
+    const blueV1 = {
+      live: 'blue',
+      instances: [
+        {
+          serviceId: 'node-b:web-9:8080',
+          node: 'node-b',
+          meta: { color: 'blue', image: 'shop/web:1', image_id: 'sha256:1' },
+        },
+      ],
+    };
+    live.set('web', blueV1);
+    const r = make();
+    await r.start();
+    await r.ready;
+    docker.containers.set('a', labelledContainer(1, { id: 'a', image: 'shop/web:2', imageId: 'sha256:2' }));
+    docker.emit('start', 'a');
+    const id = 'node-a:web-1:8080';
+    await waitFor('held', () => consul.maintenance.get(id) === true, 2_000);
+    const reason = 'switchyard: held out of the live color: container web-1 runs shop/web:2, live blue runs shop/web:1';
+    expect(consul.maintenanceReasons.get(id)).toBe(reason);
+    // Registered with its hold check critical: never in rotation, not even before the maintenance.
+    expect(consul.calls.indexOf(`register ${id}`)).toBeLessThan(consul.calls.indexOf(`maintenance ${id} true`));
+    expect(consul.ttl.get(`${id}:live-guard`)).toBe('critical');
+    expect(lines.find((l) => l.message.startsWith('held web'))).toMatchObject({
+      level: 'warn',
+      container: 'web-1',
+      serviceId: id,
+      message: expect.stringContaining('container web-1 runs shop/web:2, live blue runs shop/web:1'),
+    });
+
+    // The same image scales the live color.
+    docker.containers.set('b', labelledContainer(2, { id: 'b', image: 'shop/web:1', imageId: 'sha256:1' }));
+    docker.emit('start', 'b');
+    await waitFor('scaled', () => consul.services.has('node-a:web-2:8080'), 2_000);
+    await new Promise((res) => setTimeout(res, 100));
+    expect(consul.maintenance.get('node-a:web-2:8080')).toBeUndefined();
+
+    live.set('web', { live: 'green', instances: [] });
+    await waitFor('released', () => consul.maintenance.get(id) === false, 2_000);
+    expect(consul.ttl.has(`${id}:live-guard`)).toBe(false);
+    expect(consul.services.get(id)?.checks.map((c) => c.checkId)).toEqual([]);
+    expect(lines.find((l) => l.message.startsWith('released web'))).toMatchObject({
+      container: 'web-1',
+      message: `released web (${id}) into rotation: its color is no longer the live one`,
+    });
+  });
+
+  it('live-color guard: the switchyard.allow-live-mix label lets another image into the live color', async () => {
+    const { docker, consul, make, live } = setup();
+    live.set('web', {
+      live: 'blue',
+      instances: [{ serviceId: 'node-b:web-9:8080', node: 'node-b', meta: { color: 'blue', image: 'shop/web:1' } }],
+    });
+    const r = make();
+    await r.start();
+    await r.ready;
+    const labels = { color: 'blue', 'switchyard.allow-live-mix': 'true' };
+    docker.containers.set('a', labelledContainer(1, { id: 'a', image: 'shop/web:2', labels }));
+    docker.emit('start', 'a');
+    await waitFor('registered', () => consul.services.has('node-a:web-1:8080'), 2_000);
+    await new Promise((res) => setTimeout(res, 100));
+    expect(consul.calls.filter((c) => c.startsWith('maintenance'))).toEqual([]);
+  });
+
+  it('live-color guard: Consul refusing the live-color read (ACL) registers the container unguarded, with one warning', async () => {
+    const { docker, consul, lines, make, failure } = setup();
+    failure.error = new ConsulError('Consul health of service web failed: HTTP 403 Permission denied', 403);
+    const r = make();
+    await r.start();
+    await r.ready;
+    docker.containers.set('a', labelledContainer(1, { id: 'a' }));
+    docker.emit('start', 'a');
+    await waitFor('registered', () => consul.services.has('node-a:web-1:8080'), 2_000);
+    expect(consul.calls.filter((c) => c.startsWith('maintenance'))).toEqual([]);
+    const warnings = lines.filter((l) => l.message.startsWith('live-color guard off for web'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({
+      level: 'warn',
+      container: 'web-1',
+      message: expect.stringContaining('HTTP 403'),
+    });
   });
 
   it('a reload signal (SIGHUP) does not drain', async () => {

@@ -5,10 +5,13 @@ import {
   eventEffect,
   parseDrainReason,
   planContainer,
+  servicesToGuard,
   type AgentView,
   type ContainerView,
   type PlanSettings,
+  type RegistrarOp,
 } from '../../../src/registrar/registration-plan.js';
+import type { LiveColorView } from '../../../src/registrar/live-color-guard.js';
 import { asAgentService } from '../../../src/registrar/service-diff.js';
 
 const NOW = Date.parse('2026-12-01T12:00:00.000Z');
@@ -194,5 +197,107 @@ describe('eventEffect', () => {
     expect(e('die')).toEqual({});
     expect(e('start')).toEqual({ resumed: true });
     expect(e('destroy')).toEqual({ gone: true });
+  });
+});
+
+describe('planContainer: the live-color guard', () => {
+  const HELD = 'switchyard: held out of the live color: container web-1 runs shop/web:2, live blue runs shop/web:1';
+  const v2 = (o: Partial<ServiceRegistration> = {}) =>
+    reg('node-a:web-1:8080', { meta: { ...reg('x').meta, image: 'shop/web:2', image_id: 'sha256:2' }, ...o });
+  const blueV1: LiveColorView = {
+    live: 'blue',
+    instances: [
+      {
+        serviceId: 'node-b:web-0:8080',
+        node: 'node-b',
+        meta: { color: 'blue', image: 'shop/web:1', image_id: 'sha256:1' },
+      },
+    ],
+  };
+  const live = (view: LiveColorView) => new Map([['web', view]]);
+  const container = (o: Partial<ContainerView> = {}): ContainerView => ({
+    id: 'c1',
+    running: true,
+    desired: [v2()],
+    ...o,
+  });
+
+  it('asks for the live color only of services about to enter rotation or held now', () => {
+    expect(servicesToGuard(container(), agent([]))).toEqual(['web']);
+    expect(servicesToGuard(container(), agent([asAgentService(v2())]))).toEqual([]);
+    expect(
+      servicesToGuard(container(), agent([asAgentService(v2())], { maintenance: new Map([[v2().id, HELD]]) })),
+    ).toEqual(['web']);
+    // A registration of this ID by another container (a name reused by compose) is a newcomer.
+    const other = asAgentService(v2({ meta: { ...v2().meta, container_id: 'c0' } }));
+    expect(servicesToGuard(container(), agent([other]))).toEqual(['web']);
+    expect(servicesToGuard(container({ desired: [v2({ meta: { image: 'x' } })] }), agent([]))).toEqual([]);
+    // Allowed whatever is live: nothing to read.
+    expect(servicesToGuard(container({ allowLiveMix: true }), agent([]))).toEqual([]);
+  });
+
+  it('a newcomer with another image: registered with a critical hold check, then put in maintenance with the reason', () => {
+    const plan = planContainer(container(), agent([]), settings, live(blueV1));
+    expect(plan.ops.map((o) => o.kind)).toEqual(['register', 'hold']);
+    const register = plan.ops[0] as Extract<RegistrarOp, { kind: 'register' }>;
+    expect(register.service.checks).toContainEqual(
+      expect.objectContaining({ checkId: 'node-a:web-1:8080:live-guard', ttl: '72h', status: 'critical', notes: HELD }),
+    );
+    expect(plan.ops[1]).toEqual({ kind: 'hold', serviceId: 'node-a:web-1:8080', name: 'web', reason: HELD });
+  });
+
+  it('the same image scales the live color: a plain registration', () => {
+    const same = {
+      ...blueV1,
+      instances: [{ ...blueV1.instances[0]!, meta: { ...blueV1.instances[0]!.meta, image_id: 'sha256:2' } }],
+    };
+    const plan = planContainer(container(), agent([]), settings, live(same));
+    expect(plan.ops.map((o) => o.kind)).toEqual(['register']);
+    expect((plan.ops[0] as Extract<RegistrarOp, { kind: 'register' }>).service.checks).toEqual([]);
+  });
+
+  it('allowed by flag or label: a plain registration', () => {
+    const plan = planContainer(container({ allowLiveMix: true }), agent([]), settings, live(blueV1));
+    expect(plan.ops.map((o) => o.kind)).toEqual(['register']);
+  });
+
+  it('held and still held: nothing to do', () => {
+    const a = agent([asAgentService(v2())], { maintenance: new Map([[v2().id, HELD]]) });
+    expect(planContainer(container(), a, settings, live(blueV1)).ops).toEqual([]);
+  });
+
+  it('held, then its color is no longer live: released (maintenance off, hold check removed)', () => {
+    const a = agent([asAgentService(v2())], { maintenance: new Map([[v2().id, HELD]]) });
+    const plan = planContainer(container(), a, settings, live({ live: 'green', instances: [] }));
+    expect(plan.ops).toEqual([
+      { kind: 'release', serviceId: v2().id, name: 'web', checkId: 'node-a:web-1:8080:live-guard', why: 'not-live' },
+    ]);
+  });
+
+  it('held, and its live color cannot be read (Consul refused): it stays held', () => {
+    const a = agent([asAgentService(v2())], { maintenance: new Map([[v2().id, HELD]]) });
+    expect(planContainer(container(), a, settings, new Map()).ops).toEqual([]);
+  });
+
+  it('held, then the last instance of the old version left: released', () => {
+    const a = agent([asAgentService(v2())], { maintenance: new Map([[v2().id, HELD]]) });
+    const plan = planContainer(container(), a, settings, live({ live: 'blue', instances: [] }));
+    expect(plan.ops).toEqual([expect.objectContaining({ kind: 'release', why: 'no-other-instance' })]);
+  });
+
+  it('a held container that got its stop signal stays out (no release, no drain on top)', () => {
+    const a = agent([asAgentService(v2())], { maintenance: new Map([[v2().id, HELD]]), stopSignalAt: NOW - 1_000 });
+    expect(planContainer(container(), a, settings, live({ live: 'green', instances: [] })).ops).toEqual([]);
+  });
+
+  it('an instance already in rotation is never held afterwards (the guard judges entries, not the running)', () => {
+    expect(planContainer(container(), agent([asAgentService(v2())]), settings, live(blueV1)).ops).toEqual([]);
+  });
+
+  it('a drain is never taken for a hold: a drained instance is not released', () => {
+    const drained = agent([asAgentService(v2())], { maintenance: new Map([[v2().id, drainReason(NOW - 1_000)]]) });
+    const plan = planContainer(container(), drained, settings, live({ live: 'green', instances: [] }));
+    // Still stopping: stays drained; the guard's release never touches a drain's maintenance.
+    expect(plan.ops).toEqual([]);
   });
 });

@@ -32,6 +32,21 @@ describe('instance health for switch decisions', () => {
     expect(viewInstance(i).why).toContain('maintenance');
   });
 
+  it('a maintenance reason comes from the check’s Notes, where Consul keeps it (its Output is empty)', () => {
+    const i = instance('a1', 'blue');
+    const reason = `switchyard: held out of the live color: container a-1 runs app:2, live blue runs app:1 ${'x'.repeat(150)}`;
+    i.checks.push({
+      checkId: '_service_maintenance:a1',
+      name: 'Service Maintenance Mode',
+      status: 'critical',
+      output: '',
+      notes: reason,
+      serviceId: 'a1',
+    });
+    // Longer than a check output may be, but whole: the images are what the operator needs.
+    expect(viewInstance(i).why).toBe(`maintenance: ${reason}`);
+  });
+
   it('takes the color from Meta, else from a color tag; a bad Meta color makes it uncolored', () => {
     expect(viewInstance(instance('a1', 'green')).color).toBe('green');
     expect(viewInstance(instance('a1', undefined, 'passing', { tags: ['v1', 'blue'] })).color).toBe('blue');

@@ -100,6 +100,27 @@ describe('status table', () => {
     expect(out).toContain('problem: bad history');
   });
 
+  it('shows why an instance is in maintenance: the live-color guard names the container and both images', () => {
+    const reason =
+      'switchyard: held out of the live color: container app-green-2 runs shop/app:3, live green runs shop/app:2';
+    const base = status();
+    const green = base.colors[1]!;
+    const held = {
+      ...green.instances[0]!,
+      id: 'h2:app-green-2:8080',
+      node: 'n2',
+      health: 'critical' as const,
+      maintenance: true,
+      passing: false,
+      why: `maintenance: ${reason}`,
+    };
+    const out = formatStatus(
+      [{ ...base, colors: [base.colors[0]!, { ...green, total: 2, instances: [...green.instances, held] }] }],
+      now,
+    );
+    expect(out).toContain(`h2:app-green-2:8080  n2    10.0.0.2:8080  maintenance (${reason})`);
+  });
+
   it('says so when there is nothing to show', () => {
     expect(formatStatus([], now)).toBe('No service has blue-green state or colored instances in Consul yet.\n');
   });
