@@ -18,8 +18,9 @@ const LAYERS = [
   ['registrar/', 'snapshot/'],
   // Watching Consul, driving the proxy, switching traffic.
   ['watch/', 'proxy/', 'switch/'],
-  // The render role: watch → snapshot → template → proxy.
-  ['render/'],
+  // The render role: watch → snapshot → template → proxy; rollouts run by the daemon, beside it
+  // (docs/rollouts.md): the rollout machine and executor build on the switch decisions and store.
+  ['render/', 'rollout/'],
   // The part list and its lifecycle.
   ['daemon\\.ts'],
   // The command line and the composition root that builds the parts.

@@ -20,7 +20,7 @@ flock 9
 log() { printf '[provision] %s\n' "$*" >&2; }
 
 need_apt=()
-for pair in dockerd:docker.io haproxy:haproxy nginx:nginx busybox:busybox-static ip:iproute2 debootstrap:debootstrap docker-compose:docker-compose curl:curl; do
+for pair in dockerd:docker.io haproxy:haproxy nginx:nginx busybox:busybox-static ip:iproute2 debootstrap:debootstrap docker-compose:docker-compose curl:curl chromium:chromium; do
   bin=${pair%%:*}; pkg=${pair#*:}
   if ! command -v "$bin" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$bin" ]; then need_apt+=("$pkg"); fi
 done

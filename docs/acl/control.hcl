@@ -21,3 +21,9 @@ key_prefix "switchyard/services/" {
 key_prefix "switchyard/renderers/" {
   policy = "read"
 }
+
+# Rollouts (`canary --steps`, `rollout status|pause|resume|promote|abort`): write the plan and the
+# operators' requests, with check-and-set.
+key_prefix "switchyard/rollouts/" {
+  policy = "write"
+}

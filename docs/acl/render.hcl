@@ -26,3 +26,8 @@ key_prefix "switchyard/services/" {
 key_prefix "switchyard/renderers/" {
   policy = "write"
 }
+
+# Its proxy's request counters per service and color, for rollout gates (docs/rollouts.md).
+key_prefix "switchyard/traffic/" {
+  policy = "write"
+}

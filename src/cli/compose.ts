@@ -10,11 +10,15 @@ import { HaproxyRuntimeApi } from '../proxy/haproxy-runtime-api.js';
 import { NginxDriver } from '../proxy/nginx-driver.js';
 import type { ProxyDriver } from '../proxy/proxy-driver.js';
 import type { ProxyProcessOptions } from '../proxy/proxy-process.js';
+import { HaproxyStatsSource, NginxTrafficLogSource, type TrafficCounterSource } from '../proxy/traffic-counters.js';
 import { Registrar, type RegistrarOptions } from '../registrar/registrar.js';
 import type { Selection } from '../registrar/service-definitions.js';
 import { DEFAULT_CONTAINER_CONFIG_DIR, type RenderOptions } from '../render/render-options.js';
 import { RenderRole, renderSettings, type RenderSettings } from '../render/render-role.js';
+import { RolloutExecutor } from '../rollout/executor.js';
+import { readOverview } from '../rollout/overview.js';
 import { ConsulLiveColors } from '../switch/live-colors.js';
+import { SwitchControl } from '../switch/switch-control.js';
 import type { CommonOptions } from './common-options.js';
 import { consulClient } from './compose-consul.js';
 import type { HttpOptions } from './http-options.js';
@@ -98,7 +102,20 @@ export interface RenderRoleParts {
 export function createRenderRole(o: RenderOptions, parts: RenderRoleParts): RenderRole {
   const settings = renderSettings(o);
   const driver = createDriver(o, settings, parts);
-  return new RenderRole(o, settings, { ...parts, driver });
+  const traffic = trafficSource(o, settings);
+  return new RenderRole(o, settings, { ...parts, driver, ...(traffic ? { traffic } : {}) });
+}
+
+/**
+ * Where this render host reads its proxy's request counters (docs/rollouts.md#metric-gates): the
+ * admin socket's `show stat` for HAProxy, the template's JSON traffic log for nginx — only where
+ * this host can reach them (not in the sidecar layout, not when only installing).
+ */
+export function trafficSource(o: RenderOptions, s: RenderSettings): TrafficCounterSource | undefined {
+  if (o.proxyContainer || !o.reload) return undefined;
+  if (s.kind === 'haproxy')
+    return !o.template || 'adminSocket' in s.params.raw ? new HaproxyStatsSource(s.params.adminSocket) : undefined;
+  return s.params.trafficLog !== 'off' ? new NginxTrafficLogSource(s.params.trafficLog) : undefined;
 }
 
 /**
@@ -121,6 +138,10 @@ export interface RunOptions extends CommonOptions, HttpOptions, RenderOptions {
   deregisterOnExit: boolean;
   allowLiveMix: boolean;
   shutdownTimeout: number;
+  /** Take part in executing rollouts (docs/rollouts.md). */
+  rollouts: boolean;
+  rolloutLockDelay: number;
+  rolloutSessionTtl: number;
 }
 
 export function registrarOptions(o: RunOptions): RegistrarOptions {
@@ -147,6 +168,7 @@ export interface BuiltDaemon {
   daemon: Daemon;
   registrar?: Registrar;
   render?: RenderRole;
+  rollouts?: RolloutExecutor;
   metrics: Metrics;
 }
 
@@ -160,7 +182,20 @@ export function buildDaemon(o: RunOptions, logger: Logger, metrics = new Metrics
   );
   const built: BuiltDaemon = { daemon, metrics };
   // Early in the list, so probes get 503 "starting" while the roles start, and last to close.
-  if (o.httpListen) daemon.add('http', new StatusServer({ ...o.httpListen, metrics, health: daemon, logger }));
+  if (o.httpListen) {
+    // The status page reads Consul as `switchyard status` does, whatever roles this daemon runs.
+    const control = new SwitchControl({ consul, kvPrefix: o.kvPrefix, logger, colorTags: o.colors });
+    daemon.add(
+      'http',
+      new StatusServer({
+        ...o.httpListen,
+        metrics,
+        health: daemon,
+        logger,
+        overview: () => readOverview(control, o.kvPrefix),
+      }),
+    );
+  }
 
   if (o.register) {
     const regOptions = registrarOptions(o);
@@ -193,6 +228,20 @@ export function buildDaemon(o: RunOptions, logger: Logger, metrics = new Metrics
       ...(docker ? { docker } : {}),
     });
     daemon.add('render', built.render);
+  }
+
+  // Every daemon, whatever its roles, is a candidate executor: rollouts go on while any one runs.
+  if (o.rollouts) {
+    built.rollouts = new RolloutExecutor({
+      consul,
+      kvPrefix: o.kvPrefix,
+      logger,
+      node: async () => `${o.nodeId ?? (await consul.agentNodeName())}/${process.pid}`,
+      colorTags: o.colors,
+      lockDelayMs: o.rolloutLockDelay,
+      sessionTtlMs: o.rolloutSessionTtl,
+    });
+    daemon.add('rollouts', built.rollouts);
   }
   return built;
 }

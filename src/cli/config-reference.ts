@@ -30,9 +30,15 @@ export async function configurationReference(): Promise<string> {
     '',
     'Exit codes: `0` success, `1` a refused or failed operation, `2` bad usage or configuration.',
   ];
-  for (const cmd of program.commands) {
+  // A command with subcommands (`rollout status|pause|…`) is listed by its subcommands.
+  const leaves = program.commands.flatMap((cmd) =>
+    cmd.commands.length > 0
+      ? cmd.commands.map((sub) => ({ cmd: sub, name: `${cmd.name()} ${sub.name()}` }))
+      : [{ cmd, name: cmd.name() }],
+  );
+  for (const { cmd, name } of leaves) {
     const args = cmd.registeredArguments.map((a) => (a.required ? ` <${a.name()}>` : ` [${a.name()}]`)).join('');
-    out.push('', `## \`switchyard ${cmd.name()}${args}\``, '', cell(cmd.description()), '');
+    out.push('', `## \`switchyard ${name}${args}\``, '', cell(cmd.description()), '');
     out.push('| flag | environment | default | meaning |', '|---|---|---|---|');
     for (const o of cmd.options) {
       const def = o.defaultValueDescription ?? (o.defaultValue === undefined ? '' : JSON.stringify(o.defaultValue));

@@ -123,6 +123,15 @@ export function addRenderOptions(cmd: Command): Command {
     )
     .addOption(
       new Option(
+        '--traffic-interval <duration>',
+        'how often to publish the proxy’s request counters per color to Consul for rollout gates (docs/rollouts.md)',
+      )
+        .env('SWITCHYARD_TRAFFIC_INTERVAL')
+        .argParser(durationParser(100, 600_000))
+        .default(5_000, '5s'),
+    )
+    .addOption(
+      new Option(
         '--check-command <command>',
         'check a candidate config with this shell command instead of haproxy -c / nginx -t ({} is the candidate file, else appended)',
       )

@@ -80,6 +80,17 @@ export interface KvEntry {
   key: string;
   value: string;
   modifyIndex: number;
+  /** The session holding the key's lock, when one does. */
+  session?: string;
+}
+
+/** A Consul session for a lock (PUT /v1/session/create). */
+export interface SessionOptions {
+  name: string;
+  /** Invalidated when not renewed within this (Consul: 10s to 24h). */
+  ttlMs: number;
+  /** After the session is invalidated, nobody may acquire its locks for this long (Consul: 0 to 60s). */
+  lockDelayMs: number;
 }
 
 export interface BlockingOptions {
@@ -122,6 +133,16 @@ export interface ConsulClient {
   /** PUT /v1/kv/:key; with `cas`, only when the key's ModifyIndex still equals it (0: only if absent). */
   kvPut(key: string, value: string, options?: { cas?: number }): Promise<boolean>;
   kvDelete(key: string): Promise<void>;
+
+  /** Creates a session whose locks are released (not deleted) when it ends; returns its ID. */
+  sessionCreate(options: SessionOptions): Promise<string>;
+  /** Renews a TTL session; false when Consul no longer knows it (expired or destroyed). */
+  sessionRenew(id: string): Promise<boolean>;
+  sessionDestroy(id: string): Promise<void>;
+  /** PUT /v1/kv/:key?acquire=: takes the key's lock for the session; false when another holds it or lock-delay runs. */
+  kvAcquire(key: string, value: string, session: string): Promise<boolean>;
+  /** PUT /v1/kv/:key?release=: gives the lock up (only the holder can). */
+  kvRelease(key: string, value: string, session: string): Promise<boolean>;
 
   /** Ends in-flight requests and frees sockets. Idempotent. */
   close(): Promise<void>;

@@ -8,8 +8,8 @@ export interface ConsulOperation {
   /** For messages: "register service web-1", "kv put switchyard/services/app/state". */
   what: string;
   access: 'read' | 'write';
-  /** The ACL resource kind: service, key, node, agent. */
-  resource: 'service' | 'key' | 'node' | 'agent';
+  /** The ACL resource kind: service, key, node, agent, session. */
+  resource: 'service' | 'key' | 'node' | 'agent' | 'session';
   /** The resource's name (a service name, a key, a node name). */
   name: string;
 }

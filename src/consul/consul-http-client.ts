@@ -16,6 +16,7 @@ import type {
   KvEntry,
   NodeCheck,
   ServiceRegistration,
+  SessionOptions,
 } from './consul-client.js';
 import {
   loadConsulTls,
@@ -296,6 +297,54 @@ export class ConsulHttpClient implements ConsulClient {
     };
   }
 
+  async sessionCreate(options: SessionOptions): Promise<string> {
+    const body = (await this.call(op(`create session ${options.name}`, 'write', 'session', options.name), (o) =>
+      this.consul.session.create({
+        name: options.name,
+        ttl: `${Math.max(10, Math.ceil(options.ttlMs / 1000))}s`,
+        lockdelay: `${Math.max(0, Math.round(options.lockDelayMs / 1000))}s`,
+        behavior: 'release',
+        ...o,
+      } as never),
+    )) as { ID?: unknown } | undefined;
+    const id = str(body?.ID);
+    if (!id) throw new ConsulError(`Consul session create at ${this.address} answered no ID`);
+    return id;
+  }
+
+  async sessionRenew(id: string): Promise<boolean> {
+    try {
+      const body = (await this.call(op(`renew session ${id}`, 'write', 'session', id), (o) =>
+        this.consul.session.renew({ id, ...o } as never),
+      )) as unknown;
+      return Array.isArray(body) ? body.length > 0 : body !== undefined && body !== null;
+    } catch (err) {
+      // Consul answers 404 for a session it no longer has.
+      if (err instanceof ConsulError && err.statusCode === 404) return false;
+      throw err;
+    }
+  }
+
+  async sessionDestroy(id: string): Promise<void> {
+    await this.call(op(`destroy session ${id}`, 'write', 'session', id), (o) =>
+      this.consul.session.destroy({ id, ...o } as never),
+    );
+  }
+
+  async kvAcquire(key: string, value: string, session: string): Promise<boolean> {
+    const ok = await this.call(op(`kv acquire ${key}`, 'write', 'key', key), (o) =>
+      this.consul.kv.set({ key, value, acquire: session, ...o } as never),
+    );
+    return ok === true;
+  }
+
+  async kvRelease(key: string, value: string, session: string): Promise<boolean> {
+    const ok = await this.call(op(`kv release ${key}`, 'write', 'key', key), (o) =>
+      this.consul.kv.set({ key, value, release: session, ...o } as never),
+    );
+    return ok === true;
+  }
+
   close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
@@ -399,8 +448,14 @@ function op(what: string, access: ConsulOperation['access'], resource: ConsulOpe
   return { what, access, resource, name };
 }
 
-function kvEntry(e: { Key?: unknown; Value?: unknown; ModifyIndex?: unknown }): KvEntry {
-  return { key: str(e.Key), value: typeof e.Value === 'string' ? e.Value : '', modifyIndex: num(e.ModifyIndex) };
+function kvEntry(e: { Key?: unknown; Value?: unknown; ModifyIndex?: unknown; Session?: unknown }): KvEntry {
+  const session = str(e.Session);
+  return {
+    key: str(e.Key),
+    value: typeof e.Value === 'string' ? e.Value : '',
+    modifyIndex: num(e.ModifyIndex),
+    ...(session ? { session } : {}),
+  };
 }
 
 /** The package's CheckOptions declares `timeout` required, though Consul wants none on a TTL check. */

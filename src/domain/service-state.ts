@@ -19,6 +19,15 @@ export const serviceStateSchema = z.object({
    * traffic goes to `live`.
    */
   weights: z.record(color, z.number().int().min(0).max(100)).optional(),
+  /**
+   * During a rollout with stickiness: the token of its cookie (`<cookie>=<color>~<token>`). Clients
+   * sent to the canary get the cookie; only this token pins them, so after the rollout ends no
+   * cookie pins anyone.
+   */
+  sticky: z
+    .string()
+    .regex(/^[a-z0-9]{1,16}$/)
+    .optional(),
   updatedAt: z.string().optional(),
   updatedBy: z.string().optional(),
   reason: z.string().optional(),
@@ -29,7 +38,23 @@ export type ServiceState = z.infer<typeof serviceStateSchema>;
 export const historyEntrySchema = z.object({
   at: z.string(),
   by: z.string(),
-  action: z.enum(['switch', 'rollback', 'canary', 'canary-abort', 'auto']),
+  action: z.enum([
+    'switch',
+    'rollback',
+    'canary',
+    'canary-abort',
+    'auto',
+    // A daemon-run rollout (src/rollout/): its start, steps, failing checks and how it ended.
+    'rollout-start',
+    'rollout-step',
+    'rollout-check',
+    'rollout-wait',
+    'rollout-pause',
+    'rollout-resume',
+    'rollout-promote',
+    'rollout-complete',
+    'rollout-abort',
+  ]),
   from: color.optional(),
   to: color,
   weights: z.record(color, z.number()).optional(),

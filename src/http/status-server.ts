@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.js';
 import { http, type IncomingMessage, type Server, type ServerResponse } from '../node-http.js';
 import { healthReport, type HealthSource } from './health.js';
 import type { Metrics } from './metrics.js';
+import { STATUS_PAGE_HTML } from './status-page.js';
 
 export interface StatusServerOptions {
   host: string;
@@ -13,6 +14,8 @@ export interface StatusServerOptions {
   metrics: Metrics;
   health: HealthSource;
   logger: Logger;
+  /** What the status page shows (GET /api/overview as JSON, GET / as the page); unset: no page. */
+  overview?: () => Promise<unknown>;
   /** Bound on close(); open keep-alive connections are cut after it. */
   closeTimeoutMs?: number;
 }
@@ -102,6 +105,22 @@ export class StatusServer implements Lifecycle {
         const registry = this.options.metrics.registry;
         const body = await registry.metrics();
         res.writeHead(200, { 'content-type': registry.contentType }).end(req.method === 'HEAD' ? undefined : body);
+      } else if (path === '/' && this.options.overview) {
+        res
+          .writeHead(200, {
+            'content-type': 'text/html; charset=utf-8',
+            'cache-control': 'no-store',
+            // Read-only and self-contained: nothing but this origin, no inline handlers but its own script.
+            'content-security-policy':
+              "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'",
+            'x-content-type-options': 'nosniff',
+          })
+          .end(req.method === 'HEAD' ? undefined : STATUS_PAGE_HTML);
+      } else if (path === '/api/overview' && this.options.overview) {
+        const body = `${JSON.stringify(await this.options.overview())}\n`;
+        res
+          .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+          .end(req.method === 'HEAD' ? undefined : body);
       } else if (path === '/') {
         res.writeHead(200, { 'content-type': 'text/plain' }).end('switchyard: see /healthz and /metrics\n');
       } else {

@@ -19,6 +19,8 @@ export interface RenderOptions {
   consulWait: number;
   restartGrace: number;
   retryDelay: number;
+  /** How often this render host publishes its proxy's request counters for rollout gates. */
+  trafficInterval: number;
   checkCommand?: string;
   reloadCommand?: string;
   /** false: install the config but never reload (someone else does). */

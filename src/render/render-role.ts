@@ -14,6 +14,8 @@ import { DEFAULT_CONFIG_PATH, defaultTemplatePath, type RenderOptions } from './
 import { renderHealth } from './render-health.js';
 import { RenderPipeline } from './render-pipeline.js';
 import { TemplateWatcher } from './template-watcher.js';
+import type { TrafficCounterSource } from '../proxy/traffic-counters.js';
+import { TrafficPublisher } from './traffic-publisher.js';
 import { KvRendererReporter } from './renderer-report-writer.js';
 import { parseTemplateParams, type TemplateParams } from './template-params.js';
 
@@ -56,6 +58,8 @@ export interface RenderRoleDeps {
   logger: Logger;
   metrics: Metrics;
   kvPrefix: string;
+  /** Where this host reads its proxy's request counters for rollout gates; unset: none published. */
+  traffic?: TrafficCounterSource;
 }
 
 /**
@@ -71,6 +75,8 @@ export class RenderRole implements Lifecycle, HealthReporter {
   readonly watcher: CatalogWatcher;
   readonly templateWatcher: TemplateWatcher;
   readonly liveness: ConsulLiveness;
+  /** Request counters for rollout gates; undefined when this proxy's cannot be read from here. */
+  readonly traffic: TrafficPublisher | undefined;
   private readonly log: Logger;
   private startedAt: number | undefined;
 
@@ -101,10 +107,24 @@ export class RenderRole implements Lifecycle, HealthReporter {
       metrics: deps.metrics,
       waitMs: o.consulWait,
       restartGraceMs: o.restartGrace,
-      onSnapshot: (snapshot, seenAt) => this.pipeline.update(snapshot, seenAt),
+      onSnapshot: (snapshot, seenAt) => {
+        this.pipeline.update(snapshot, seenAt);
+        this.traffic?.update(snapshot);
+      },
     });
     // A blocking query cannot tell a hung Consul from a quiet one; this short probe can.
     this.liveness = new ConsulLiveness({ probe: (signal) => deps.consul.catalogServices({ signal }) });
+    const source = deps.traffic;
+    this.traffic = source
+      ? new TrafficPublisher({
+          consul: deps.consul,
+          kvPrefix: deps.kvPrefix,
+          proxy: this.settings.kind,
+          source,
+          intervalMs: o.trafficInterval,
+          logger: deps.logger,
+        })
+      : undefined;
     // The watcher recompiles the edited template itself (keeping the last good one on failure).
     this.templateWatcher = new TemplateWatcher({
       template: this.renderer,
@@ -138,6 +158,7 @@ export class RenderRole implements Lifecycle, HealthReporter {
     await this.liveness.start();
     await this.watcher.start();
     await this.templateWatcher.start();
+    await this.traffic?.start();
     this.log.info(
       `render role started: ${this.settings.kind} config ${this.settings.configPath} from template ${this.settings.templatePath}`,
     );
@@ -145,6 +166,7 @@ export class RenderRole implements Lifecycle, HealthReporter {
 
   readonly close = once(() =>
     closeEach([
+      ['the traffic publisher', () => this.traffic?.close() ?? Promise.resolve()],
       ['the template watcher', () => this.templateWatcher.close()],
       ['the Consul watch', () => this.watcher.close()],
       ['the Consul liveness probe', () => this.liveness.close()],

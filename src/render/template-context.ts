@@ -62,9 +62,9 @@ export interface ServerSlot {
 }
 
 export interface BackendView {
-  /** `<service id>_live` or `<service id>_preview`. */
+  /** `<service id>_live`, `<service id>_preview`, or `<service id>_c_<color id>` for a color's preview. */
   readonly name: string;
-  readonly role: 'live' | 'preview';
+  readonly role: 'live' | 'preview' | 'color';
   /** color → percent of this backend's traffic (sums to 100 when any color is set). */
   readonly percent: Readonly<Record<string, number>>;
   /** Every slot, color by color (sorted), instances first then spares. */
@@ -99,6 +99,16 @@ export interface ServiceView {
   readonly liveBackend: BackendView;
   /** The preview port's backend (idle color). */
   readonly previewBackend: BackendView;
+  /**
+   * One backend per color (not `uncolored`), for the preview header and cookie on the main port:
+   * each color's servers only. A request naming a color goes there while it has a usable server.
+   */
+  readonly colorBackends: readonly BackendView[];
+  /**
+   * During a sticky rollout: the cookie value that pins a client to each canary color
+   * (`<color>~<token>`), by color. Empty otherwise, so an old cookie pins nobody.
+   */
+  readonly sticky: Readonly<Record<string, string>>;
   readonly isDefault: boolean;
 }
 
@@ -195,6 +205,11 @@ function buildService(s: ServiceSnapshot, params: TemplateParams, warnings: stri
     }
   }
   const canary = Object.keys(weights).length > 0;
+  // The token is checked by the state schema; checked again, as everything reaching a config is.
+  const token = s.state?.sticky;
+  const sticky: Record<string, string> = {};
+  if (canary && token !== undefined && /^[a-z0-9]{1,16}$/.test(token))
+    for (const [c, w] of Object.entries(weights)) if (w > 0 && c !== live) sticky[c] = `${c}~${token}`;
   if (!canary && live !== undefined) weights[live] = 100;
 
   // The previous live color keeps its (empty) slots: tearing it down after a switch, and
@@ -216,7 +231,7 @@ function buildService(s: ServiceSnapshot, params: TemplateParams, warnings: stri
     '/';
 
   const byColor = (color: string | undefined) => passing.filter((i) => i.color === (color ?? UNCOLORED));
-  const backend = (role: 'live' | 'preview', percent: Record<string, number>): BackendView => {
+  const backend = (role: BackendView['role'], percent: Record<string, number>, name?: string): BackendView => {
     const share = perServerWeights(new Map(Object.entries(percent)), passingCount);
     const slots: ServerSlot[] = [];
     for (const color of colors) {
@@ -237,7 +252,7 @@ function buildService(s: ServiceSnapshot, params: TemplateParams, warnings: stri
       }
     }
     return Object.freeze({
-      name: `${id}_${role}`,
+      name: name ?? `${id}_${role}`,
       role,
       percent: Object.freeze({ ...percent }),
       slots: Object.freeze(slots),
@@ -260,6 +275,17 @@ function buildService(s: ServiceSnapshot, params: TemplateParams, warnings: stri
     byColor,
     liveBackend: backend('live', weights),
     previewBackend: backend('preview', idle !== undefined ? { [idle]: 100 } : {}),
+    colorBackends: Object.freeze(
+      colors
+        .filter((c) => c !== UNCOLORED)
+        .map((c) => {
+          const b = backend('color', { [c]: 100 }, `${id}_c_${safeName(c)}`);
+          // Only this color's slots: the other colors' would be weight-0 dead weight.
+          const slots = b.slots.filter((sl) => sl.color === c);
+          return Object.freeze({ ...b, slots: Object.freeze(slots) });
+        }),
+    ),
+    sticky: Object.freeze(sticky),
     isDefault: false,
   });
 }

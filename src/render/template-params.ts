@@ -42,7 +42,15 @@ export interface TemplateParams {
   pidFile: string;
   errorLog: string;
   accessLog: string;
+  /** nginx: the JSON log of upstream, status and time the daemon reads for rollout gates; 'off' for none. */
+  trafficLog: string;
   tempDir: string | undefined;
+  /** Preview routing on the main port: a request with this header naming a color goes to that color. */
+  colorHeader: string;
+  /** …or with this cookie; during a sticky rollout its value `<color>~<token>` pins a client to the canary. */
+  colorCookie: string;
+  /** 'off' turns the preview header and cookie off. */
+  colorRouting: boolean;
   /** nginx `user` when started as root (unset: nginx's default). */
   user: string | undefined;
   /** Every key=value given, known or not. */
@@ -69,8 +77,12 @@ export const DEFAULT_TEMPLATE_PARAMS: Readonly<Omit<TemplateParams, 'raw'>> = Ob
   pidFile: '/run/nginx.pid',
   errorLog: '/var/log/nginx/error.log',
   accessLog: '/var/log/nginx/access.log',
+  trafficLog: '/var/log/nginx/switchyard-traffic.log',
   tempDir: undefined,
   user: undefined,
+  colorHeader: 'X-Switchyard-Color',
+  colorCookie: 'switchyard-color',
+  colorRouting: true,
 });
 
 const LOG_TARGET = /^(?:none|stdout|stderr|\/[A-Za-z0-9._/-]+|[A-Za-z0-9.:[\]-]+)(?: [a-z0-9]+){0,6}$/;
@@ -132,10 +144,20 @@ export function parseTemplateParams(raw: Readonly<Record<string, string>> = {}):
   }
   const accessLog = str('accessLog') ?? d.accessLog;
   if (accessLog !== 'off' && !validAbsolutePath(accessLog)) bad('accessLog', 'off or an absolute path');
+  const trafficLog = str('trafficLog') ?? d.trafficLog;
+  if (trafficLog !== 'off' && !validAbsolutePath(trafficLog)) bad('trafficLog', 'off or an absolute path');
   const tempDir = str('tempDir');
   if (tempDir !== undefined && !validAbsolutePath(tempDir)) bad('tempDir', 'an absolute path');
   const user = str('user');
   if (user !== undefined && !USER.test(user)) bad('user', 'a user name, optionally followed by a group name');
+
+  const colorHeader = str('colorHeader') ?? d.colorHeader;
+  if (!/^[A-Za-z][A-Za-z0-9-]{0,63}$/.test(colorHeader)) bad('colorHeader', 'a header name of letters, digits and -');
+  const colorCookie = str('colorCookie') ?? d.colorCookie;
+  if (!/^[A-Za-z][A-Za-z0-9_-]{0,63}$/.test(colorCookie))
+    bad('colorCookie', 'a cookie name of letters, digits, _ and -');
+  const routing = str('colorRouting') ?? 'on';
+  if (routing !== 'on' && routing !== 'off') bad('colorRouting', 'on or off');
 
   return Object.freeze({
     mainPort: port('mainPort', d.mainPort, false),
@@ -157,8 +179,12 @@ export function parseTemplateParams(raw: Readonly<Record<string, string>> = {}):
     pidFile: path('pidFile', d.pidFile),
     errorLog: path('errorLog', d.errorLog),
     accessLog,
+    trafficLog,
     tempDir,
     user,
+    colorHeader,
+    colorCookie,
+    colorRouting: routing === 'on',
     raw: Object.freeze({ ...raw }),
   });
 }

@@ -1,11 +1,9 @@
 import type { ConsulClient } from '../consul/consul-client.js';
-import { ConfigError, ConsulError, SwitchRefusedError, errorMessage } from '../errors.js';
+import { ConfigError, SwitchRefusedError, errorMessage } from '../errors.js';
 import { sleep } from '../time/sleep.js';
 import type { Logger } from '../log/logger.js';
 import {
-  canaryHealthVerdict,
   decideCanary,
-  decideCanaryAbort,
   decideRollback,
   decideSwitch,
   effectiveIdle,
@@ -13,13 +11,7 @@ import {
   type Decision,
   type DecisionInput,
 } from './decisions.js';
-import {
-  DEFAULT_COLOR_TAGS,
-  healthByColor,
-  passingOf,
-  type ColorHealth,
-  type InstanceView,
-} from './instance-health.js';
+import { DEFAULT_COLOR_TAGS, healthByColor, type ColorHealth, type InstanceView } from './instance-health.js';
 import { rendererProgress, type RendererProgress } from './renderer-progress.js';
 import type { HistoryEntry, ServiceState } from '../domain/service-state.js';
 import { SwitchStateStore } from './state-store.js';
@@ -77,8 +69,6 @@ export interface ServiceStatus {
   renderers: RendererProgress['hosts'];
 }
 
-export class CanaryAbortedError extends SwitchRefusedError {}
-
 export class SwitchControl {
   private readonly consul: ConsulClient;
   private readonly store: SwitchStateStore;
@@ -92,6 +82,11 @@ export class SwitchControl {
     this.logger = options.logger.child({ component: 'switch' });
     this.colorTags = options.colorTags ?? DEFAULT_COLOR_TAGS;
     this.now = options.now ?? (() => new Date());
+  }
+
+  /** The Consul client, for the rollout commands that share this one. */
+  get consulClient(): ConsulClient {
+    return this.consul;
   }
 
   /** Services with stored state or colored instances, in name order. */
@@ -131,56 +126,6 @@ export class SwitchControl {
 
   canary(service: string, color: string, percent: number, options: ChangeOptions): Promise<ChangeResult> {
     return this.change(service, options, (input) => decideCanary(input, color, percent));
-  }
-
-  /**
-   * Ramps `color` through `steps` percentages, `intervalMs` apart, watching the canary color's
-   * health the whole time. When a passing instance is lost (or the signal aborts), the state from
-   * before the ramp is put back with a 'canary-abort' history entry and CanaryAbortedError is thrown.
-   */
-  async ramp(
-    service: string,
-    color: string,
-    steps: readonly number[],
-    intervalMs: number,
-    options: ChangeOptions,
-    signal?: AbortSignal,
-    onStep?: (result: ChangeResult, step: number) => void,
-  ): Promise<ChangeResult> {
-    const before = await this.store.readState(service);
-    const startHealth = await this.health(service);
-    const oldLive = effectiveLive(before.state, startHealth);
-    const startPassing = passingOf(startHealth, color);
-    let index = before.modifyIndex;
-    let last: ChangeResult | undefined;
-    this.logger.info(
-      `${service}: canary ramp of ${color} over ${steps.join('%, ')}% every ${intervalMs / 1000}s begins with ${startPassing} passing ${color} instances`,
-      { service, color },
-    );
-    for (const [i, step] of steps.entries()) {
-      const written = await this.write(service, options, (input) => decideCanary(input, color, step), index);
-      last = written.result;
-      // Our own write's index, never a fresh read: a change by anyone else in between must stop the ramp.
-      index = written.index;
-      onStep?.(last, step);
-      if (step === 100 || i === steps.length - 1) return last;
-      const verdict = await this.watchCanary(service, color, startPassing, intervalMs, options, signal);
-      if (!verdict.ok) {
-        const input = await this.input(service, options);
-        const abort = decideCanaryAbort(
-          input.decision,
-          before.state,
-          oldLive ?? input.decision.current?.live ?? color,
-          color,
-          verdict.why,
-        );
-        const written = await this.store.commit(service, index, abort.state, abort.entry);
-        for (const w of written.warnings) this.logger.warn(w, { service });
-        this.logger.warn(abort.message, { service, color });
-        throw new CanaryAbortedError(abort.message);
-      }
-    }
-    return last!;
   }
 
   /** Polls every render host's report until each one serving `service` shows `expect`, or the timeout. */
@@ -334,46 +279,5 @@ export class SwitchControl {
       },
       index: written.modifyIndex,
     };
-  }
-
-  /** Watches the canary color's health for `ms`; resolves not-ok as soon as a passing instance is lost. */
-  private async watchCanary(
-    service: string,
-    color: string,
-    startPassing: number,
-    ms: number,
-    options: ChangeOptions,
-    signal?: AbortSignal,
-  ): Promise<{ ok: true } | { ok: false; why: string }> {
-    const deadline = Date.now() + ms;
-    let index = 0;
-    let failures = 0;
-    while (Date.now() < deadline) {
-      if (signal?.aborted) return { ok: false, why: 'interrupted by the operator' };
-      const remaining = deadline - Date.now();
-      try {
-        const wait = AbortSignal.any([AbortSignal.timeout(remaining), ...(signal ? [signal] : [])]);
-        const answer = await this.consul.healthService(service, {
-          ...(index > 0 ? { index, waitMs: Math.max(1000, Math.min(remaining, 60_000)) } : {}),
-          signal: wait,
-        });
-        failures = 0;
-        index = answer.index < index ? 0 : answer.index;
-        const now = passingOf(healthByColor(answer.value, this.colorTags), color);
-        const verdict = canaryHealthVerdict(service, color, startPassing, now, options.minPassing, options.force);
-        if (!verdict.ok) return verdict;
-        this.logger.debug(`${service}: ${now} passing ${color} instances`, { service, color });
-      } catch (err) {
-        if (signal?.aborted) return { ok: false, why: 'interrupted by the operator' };
-        if (Date.now() >= deadline) break;
-        failures += 1;
-        // Without health answers the canary is flying blind: give up after a few tries.
-        if (failures >= 5 && err instanceof ConsulError)
-          return { ok: false, why: `cannot read the health of ${service} from Consul: ${errorMessage(err)}` };
-        this.logger.warn(`could not read the health of ${service}: ${errorMessage(err)}; retrying`, { service });
-        await sleep(Math.min(1000, Math.max(0, deadline - Date.now())), signal);
-      }
-    }
-    return { ok: true };
   }
 }

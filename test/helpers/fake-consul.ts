@@ -8,6 +8,7 @@ import type {
   KvEntry,
   NodeCheck,
   ServiceRegistration,
+  SessionOptions,
 } from '../../src/consul/consul-client.js';
 import { ConsulError } from '../../src/errors.js';
 
@@ -47,6 +48,12 @@ export class FakeConsul implements ConsulClient {
   readonly blocked = new Map<string, number>();
   /** Called before each kvPut, so a test can make another writer win the race. */
   beforePut: ((key: string) => void) | undefined;
+
+  /** Live sessions by ID. */
+  readonly sessions = new Map<string, SessionOptions>();
+  /** Key → the time (Date.now()) before which nobody may acquire it (Consul's lock-delay). */
+  readonly lockDelayUntil = new Map<string, number>();
+  private sessionSeq = 0;
 
   /** The index at which each service's instances were last set: its checks' ModifyIndex. */
   private readonly serviceIndex = new Map<string, number>();
@@ -220,6 +227,50 @@ export class FakeConsul implements ConsulClient {
     this.failIfDown(`kv delete ${key}`);
     this.kv.delete(key);
     this.bump();
+  }
+  async sessionCreate(options: SessionOptions): Promise<string> {
+    this.failIfDown('session create');
+    const id = `session-${++this.sessionSeq}`;
+    this.sessions.set(id, { ...options });
+    return id;
+  }
+  async sessionRenew(id: string): Promise<boolean> {
+    this.failIfDown('session renew');
+    return this.sessions.has(id);
+  }
+  async sessionDestroy(id: string): Promise<void> {
+    this.failIfDown('session destroy');
+    this.expireSession(id);
+  }
+  async kvAcquire(key: string, value: string, session: string): Promise<boolean> {
+    this.failIfDown(`kv acquire ${key}`);
+    if (!this.sessions.has(session)) throw new ConsulError(`invalid session "${session}"`, 500);
+    const held = this.kv.get(key)?.session;
+    if (held !== undefined && held !== session) return false;
+    if (held === undefined && (this.lockDelayUntil.get(key) ?? 0) > Date.now()) return false;
+    this.bump();
+    this.kv.set(key, { key, value, modifyIndex: this.index, session });
+    return true;
+  }
+  async kvRelease(key: string, value: string, session: string): Promise<boolean> {
+    this.failIfDown(`kv release ${key}`);
+    const e = this.kv.get(key);
+    if (e?.session !== session) return false;
+    this.bump();
+    this.kv.set(key, { key, value, modifyIndex: this.index });
+    return true;
+  }
+  /** Ends a session as a missed TTL does: its locks are released and lock-delay starts. */
+  expireSession(id: string): void {
+    const s = this.sessions.get(id);
+    if (!s) return;
+    this.sessions.delete(id);
+    for (const [key, e] of this.kv) {
+      if (e.session !== id) continue;
+      this.bump();
+      this.kv.set(key, { key, value: e.value, modifyIndex: this.index });
+      this.lockDelayUntil.set(key, Date.now() + s.lockDelayMs);
+    }
   }
   close(): Promise<void> {
     return Promise.resolve();

@@ -10,6 +10,7 @@ const COMMANDS = {
   switch: async () => (await import('./switch.js')).switchCommand(),
   rollback: async () => (await import('./rollback.js')).rollbackCommand(),
   canary: async () => (await import('./canary.js')).canaryCommand(),
+  rollout: async () => (await import('./rollout.js')).rolloutCommand(),
   status: async () => (await import('./status.js')).statusCommand(),
 } satisfies Record<string, () => Promise<Command>>;
 

@@ -148,6 +148,40 @@ export function addRenderRoleOptions(cmd: Command): Command {
   return addRenderOptions(cmd);
 }
 
+/** `--rollouts` and the executor's election settings (docs/rollouts.md). */
+export function addRolloutOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option(
+        '--rollouts [bool]',
+        'take part in executing rollouts (one daemon in the cluster runs each, elected by a Consul lock)',
+      )
+        .env('SWITCHYARD_ROLLOUTS')
+        .argParser(parseBool)
+        .preset('true')
+        .default(true),
+    )
+    .addOption(new Option('--no-rollouts', 'never execute rollouts on this daemon'))
+    .addOption(
+      new Option(
+        '--rollout-session-ttl <duration>',
+        'TTL of the Consul session holding rollout locks; a dead executor is noticed after it',
+      )
+        .env('SWITCHYARD_ROLLOUT_SESSION_TTL')
+        .argParser(durationParser(10_000, 3_600_000))
+        .default(10_000, '10s'),
+    )
+    .addOption(
+      new Option(
+        '--rollout-lock-delay <duration>',
+        'Consul lock-delay: after an executor’s session ends, how long before another may take over',
+      )
+        .env('SWITCHYARD_ROLLOUT_LOCK_DELAY')
+        .argParser(durationParser(0, 60_000))
+        .default(15_000, '15s'),
+    );
+}
+
 export function runCommand(): Command {
   const cmd = new Command('run').description(
     'Run the daemon: register this host’s containers in Consul (and, with the render role, keep the proxy in line)',
@@ -155,6 +189,7 @@ export function runCommand(): Command {
   addCommonOptions(cmd);
   addRegisterOptions(cmd);
   addRenderRoleOptions(cmd);
+  addRolloutOptions(cmd);
   addHttpOptions(cmd);
   cmd.action(async (options: RunOptions) => {
     const logger = createLogger({ level: options.logLevel, json: jsonLogs(options.logFormat) });

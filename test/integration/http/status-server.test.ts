@@ -46,6 +46,30 @@ describe('StatusServer', () => {
     );
   });
 
+  it('serves the read-only status page and its data; refuses anything but GET and HEAD', async () => {
+    const overview = { at: '2030-01-01T00:00:00.000Z', services: [{ service: 'app', live: '<b>x</b>' }] };
+    const s = new StatusServer({
+      host: '127.0.0.1',
+      port: 0,
+      metrics: new Metrics({ defaultMetrics: false }),
+      health: { partStates: () => [] },
+      logger: silentLogger(),
+      overview: () => Promise.resolve(overview),
+    });
+    servers.push(s);
+    await s.start();
+    const page = await fetch(url(s, '/'));
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
+    const html = await page.text();
+    expect(html).toContain("fetch('api/overview'");
+    // Nothing from outside: no external script, style or font.
+    expect(html).not.toMatch(/(src|href)="https?:/);
+    expect(await (await fetch(url(s, '/api/overview'))).json()).toEqual(overview);
+    expect((await fetch(url(s, '/'), { method: 'POST' })).status).toBe(405);
+  });
+
   it('serves the Prometheus registry on /metrics', async () => {
     const metrics = new Metrics({ defaultMetrics: false });
     metrics.switches.inc({ action: 'switch' });

@@ -31,7 +31,7 @@ describe('loading only the command that runs', () => {
     const program = new Command('switchyard');
     await registerCommands(program);
     expect(program.commands.map((c) => c.name())).toEqual(COMMAND_NAMES);
-    expect(COMMAND_NAMES).toEqual(['run', 'render', 'switch', 'rollback', 'canary', 'status']);
+    expect(COMMAND_NAMES).toEqual(['run', 'render', 'switch', 'rollback', 'canary', 'rollout', 'status']);
   });
 });
 
@@ -46,7 +46,7 @@ describe('what a control command loads', () => {
   // The daemon's heavy packages: each costs a control command tens to hundreds of ms at start.
   const HEAVY = /(?:^import\s+(?!type\b)[^;]*from\s+|\brequire\()'(dockerode|prom-client|eta|chokidar)'/m;
 
-  it.each(['switch', 'rollback', 'canary', 'status'])(
+  it.each(['switch', 'rollback', 'canary', 'rollout', 'status'])(
     '%s imports none of dockerode, prom-client, eta, chokidar',
     async (name) => {
       const graph = await madge(path.join(commands, `${name}.ts`), { fileExtensions: ['ts'] });

@@ -12,6 +12,7 @@ const options: RenderOptions = {
   wait: { minMs: 0, maxMs: 0 },
   consulWait: 1_000,
   restartGrace: 0,
+  trafficInterval: 5000,
   retryDelay: 100,
   reload: false,
   colors: ['blue', 'green'],

@@ -1,9 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { SwitchRefusedError } from '../../../src/errors.js';
 import {
-  canaryHealthVerdict,
   decideCanary,
-  decideCanaryAbort,
   decideRollback,
   decideSwitch,
   effectiveIdle,
@@ -178,29 +176,5 @@ describe('canary', () => {
     expect(() => decideCanary(input({ live: 'blue' }, { blue: [1, 1], green: [0, 1] }), 'green', 10)).toThrow(
       'green has 0 passing instances of app',
     );
-  });
-  it('abort restores the state from before the ramp with a canary-abort entry', () => {
-    const before: ServiceState = { live: 'blue', previous: 'red' };
-    const d = decideCanaryAbort(
-      input({ live: 'blue', weights: { blue: 50, green: 50 } }, h),
-      before,
-      'blue',
-      'green',
-      'green passing instances of app dropped from 2 to 1 during the canary',
-    );
-    expect(d.state).toMatchObject({ live: 'blue', previous: 'red' });
-    expect(d.state.weights).toBeUndefined();
-    expect(d.entry).toMatchObject({ action: 'canary-abort', from: 'green', to: 'blue' });
-    expect(d.entry.reason).toContain('dropped from 2 to 1');
-  });
-  it('aborts a ramp when the canary loses a passing instance or falls below the minimum', () => {
-    expect(canaryHealthVerdict('app', 'green', 2, 2, 1, false)).toEqual({ ok: true });
-    expect(canaryHealthVerdict('app', 'green', 2, 3, 1, false)).toEqual({ ok: true });
-    expect(canaryHealthVerdict('app', 'green', 2, 1, 1, false)).toEqual({
-      ok: false,
-      why: 'green passing instances of app dropped from 2 to 1 during the canary',
-    });
-    expect(canaryHealthVerdict('app', 'green', 1, 1, 2, false).ok).toBe(false);
-    expect(canaryHealthVerdict('app', 'green', 1, 1, 2, true).ok).toBe(true);
   });
 });
