@@ -268,12 +268,14 @@ export class CatalogWatcher implements Lifecycle {
           });
           // What changed while we could not see it is unknown: read every service again.
           if (kind !== 'kv') this.fullRefresh = true;
+          this.forgetIndexes(kind);
         },
         onReset: (from, to) => {
           if (!current()) return;
           watch.answered = false;
           this.degradedSince ??= this.clock.now();
           if (kind !== 'kv') this.fullRefresh = true;
+          this.forgetIndexes(kind);
           this.log.info(
             `Consul index for ${what} went backwards (${from} → ${to}): Consul restarted or was restored; re-reading before rendering`,
             { watch: kind },
@@ -289,6 +291,18 @@ export class CatalogWatcher implements Lifecycle {
       this.degradedSince = this.clock.now();
       this.log.warn(`${why}. Keeping the last snapshot until Consul answers every watch again`, fields);
     } else this.log.debug(why, fields);
+  }
+
+  /**
+   * After a failure or an index reset the indexes seen so far may belong to a Consul that is gone: a
+   * restarted agent counts again from a low index. Kept, the catalog's last planned index would hide
+   * every move below it (an instance without checks registered into a known service went unseen
+   * until the new index passed the old one), and an old check index could wrongly explain a new
+   * catalog move. The full read the failure already asks for covers what happened meanwhile.
+   */
+  private forgetIndexes(kind: WatchKind): void {
+    if (kind === 'catalog') this.catalogIndexPlanned = 0;
+    else if (kind === 'checks') this.checkIndexes.clear();
   }
 
   private rememberCheckIndex(index: number): void {
@@ -338,7 +352,8 @@ export class CatalogWatcher implements Lifecycle {
       this.log.debug(`service ${name} left the catalog`, { service: name });
     }
     for (const name of fetch) this.pending.add(name);
-    if (this.catalogIndex > this.catalogIndexPlanned) {
+    // Any move, either way: a restarted Consul counts again from a low index.
+    if (this.catalogIndex !== this.catalogIndexPlanned) {
       if (this.planned && !catalogMoveExplained(this.catalogIndex, this.checkIndexes, this.digests))
         this.unexplained = true;
       this.catalogIndexPlanned = this.catalogIndex;

@@ -119,6 +119,7 @@ export class FakeConsul implements ConsulClient {
     this.ttl.clear();
     this.health.clear();
     this.kv.clear();
+    this.serviceIndex.clear();
     this.index = 5;
     this.checksIndex = 5;
   }

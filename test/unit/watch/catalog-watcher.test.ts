@@ -177,6 +177,56 @@ describe('CatalogWatcher', () => {
     expect(summary().at(-1)).toBe('web[w1]live=blue');
   });
 
+  it('after Consul restarts empty, sees an instance without checks registered into a service it already re-read', async () => {
+    const { clock, consul, watcher, summary, messages } = setup();
+    consul.setService('web', [web('w1'), web('w2', 'blue', '10.0.0.6')]);
+    // Other writes before the restart: the catalog index the watcher last planned from is well
+    // above what the restarted agent counts to during the test.
+    for (let i = 0; i < 20; i++) consul.touch();
+    await watcher.start();
+    await clock.advance(300);
+    expect(summary()).toEqual(['web[w1,w2]live=blue']);
+    consul.down();
+    await clock.advance(5_000);
+    consul.up({ lostState: true });
+    await clock.advance(11_000);
+    expect(messages().some((m) => m.includes('Consul came back without any instance of web'))).toBe(true);
+    // A registrar re-registers w1: web is a new service again, read, and rendered (not emptied).
+    consul.setService('web', [web('w1')]);
+    await clock.advance(300);
+    expect(summary().at(-1)).toBe('web[w1]live=blue');
+    // Then w3 with no check of its own: only the services table moves (the health-state index
+    // does not), at an index below the one planned before the restart.
+    const w3 = web('w3', 'blue', '10.0.0.7');
+    consul.setService('web', [web('w1'), { ...w3, checks: w3.checks.filter((c) => c.serviceId === '') }], {
+      checksUnchanged: true,
+    });
+    await clock.advance(1_000);
+    expect(summary().at(-1)).toBe('web[w1,w3]live=blue');
+  });
+
+  it('after Consul restarts empty, does not take a check index from before the restart as explaining a catalog move', async () => {
+    const { clock, consul, watcher, summary } = setup({ restartGraceMs: 0 });
+    consul.setService('web', [web('w1')]); // index 101: the check data changed there
+    await watcher.start();
+    await clock.advance(300);
+    consul.down();
+    await clock.advance(5_000);
+    consul.up({ lostState: true }); // index 5
+    consul.setService('web', [web('w1')]); // 6
+    await clock.advance(11_000);
+    expect(summary().at(-1)).toBe('web[w1]live=blue');
+    for (let i = 7; i <= 100; i++) consul.touch();
+    await clock.advance(1_000);
+    // Index 101 again, now a write only the services table sees.
+    const w3 = web('w3', 'blue', '10.0.0.7');
+    consul.setService('web', [web('w1'), { ...w3, checks: w3.checks.filter((c) => c.serviceId === '') }], {
+      checksUnchanged: true,
+    });
+    await clock.advance(1_000);
+    expect(summary().at(-1)).toBe('web[w1,w3]live=blue');
+  });
+
   it('notices an index reset without errors and re-reads before emitting', async () => {
     const { clock, consul, watcher, messages, summary } = setup({ restartGraceMs: 0 });
     consul.setService('web', [web('w1')]);
