@@ -15,6 +15,17 @@ export interface GateEvents {
   up(downForMs: number): void;
 }
 
+/**
+ * A probe is one cheap read of the local agent, so it can run often: the cap is what a user waits,
+ * at worst, between the agent coming back and the held changes going out.
+ */
+export const PROBE_BACKOFF_CAP_MS = 2_000;
+
+/** The wait before probe `attempt` (from 0): 0.5 s doubling to the cap, with jitter. */
+export function probeBackoffMs(attempt: number, random: () => number = Math.random): number {
+  return backoffMs(attempt, 500, PROBE_BACKOFF_CAP_MS, random);
+}
+
 export class ConsulGate {
   private downSince: number | undefined;
   private opened: Promise<void> = Promise.resolve();
@@ -26,7 +37,7 @@ export class ConsulGate {
     private readonly probe: () => Promise<void>,
     private readonly events: GateEvents,
     private readonly signal: AbortSignal,
-    private readonly backoff: (attempt: number) => number = (a) => backoffMs(a, 500, 15_000),
+    private readonly backoff: (attempt: number) => number = probeBackoffMs,
     private readonly now: () => number = Date.now,
   ) {
     this.aborted = new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));

@@ -10,7 +10,10 @@ import { asAgentService, isOwnedBy } from './service-diff.js';
  *
  * The agent's answer may be older than a write a lane made while the request was in flight. Each
  * write therefore gets a sequence number, and a refresh keeps our own entry for every service
- * written after the refresh began (`begin()`), instead of the stale answer.
+ * written after the refresh began (`begin()`), instead of the stale answer. A write still in flight
+ * (`writing()`) counts as newer than any answer too: the agent applies a write before it answers
+ * it (the answer waits on the catalog sync), so a read can see a deregistration whose response has
+ * not reached us yet.
  */
 export class OwnedServices {
   private readonly owned = new Map<string, AgentService>();
@@ -18,6 +21,8 @@ export class OwnedServices {
   private readonly health = new Map<string, LastHealth>();
   private readonly foreign = new Set<string>();
   private readonly touched = new Map<string, number>();
+  /** Writes sent to the agent and not yet answered, by service ID. */
+  private readonly inFlight = new Map<string, number>();
   private seq = 0;
 
   constructor(private readonly owner: string) {}
@@ -28,6 +33,10 @@ export class OwnedServices {
 
   ids(): string[] {
     return [...this.owned.keys()];
+  }
+
+  get(id: string): AgentService | undefined {
+    return this.owned.get(id);
   }
 
   ownsContainer(containerId: string): boolean {
@@ -69,7 +78,7 @@ export class OwnedServices {
 
   /** Replaces our belief with the agent's answer, except for services written since `mark`. */
   replace(all: readonly AgentService[], maintenance: ReadonlyMap<string, string>, mark: number): void {
-    const fresh = (id: string) => (this.touched.get(id) ?? -1) > mark;
+    const fresh = (id: string) => this.newerThan(id, mark);
     this.foreign.clear();
     const ours = new Map<string, AgentService>();
     for (const s of all) {
@@ -88,8 +97,29 @@ export class OwnedServices {
 
   /** Services we hold that are not in `present` (the agent's IDs, read since `mark`). */
   missing(present: ReadonlySet<string>, mark: number): string[] {
-    // A service written while the request was in flight is not evidence of a loss.
-    return this.ids().filter((id) => !present.has(id) && (this.touched.get(id) ?? -1) <= mark);
+    // A service written while the request was in flight, or being written now, is not evidence of a loss.
+    return this.ids().filter((id) => !present.has(id) && !this.newerThan(id, mark));
+  }
+
+  /** Services the agent lost: forgotten, so the planner writes them again if their container still wants them. */
+  lost(ids: readonly string[]): void {
+    for (const id of ids) this.forget(id);
+  }
+
+  /**
+   * Runs one write to the agent about `id`. While it is in flight, no read of the agent can
+   * overrule our entry for `id`; once it is answered, only a read begun after it can.
+   */
+  async writing<T>(id: string, write: () => Promise<T>): Promise<T> {
+    this.inFlight.set(id, (this.inFlight.get(id) ?? 0) + 1);
+    try {
+      return await write();
+    } finally {
+      const n = (this.inFlight.get(id) ?? 1) - 1;
+      if (n > 0) this.inFlight.set(id, n);
+      else this.inFlight.delete(id);
+      this.touch(id);
+    }
   }
 
   registered(s: ServiceRegistration, healthStatus: CheckStatus | undefined, now: number): void {
@@ -117,6 +147,10 @@ export class OwnedServices {
     this.owned.delete(id);
     this.maintenance.delete(id);
     this.health.delete(id);
+  }
+
+  private newerThan(id: string, mark: number): boolean {
+    return this.inFlight.has(id) || (this.touched.get(id) ?? -1) > mark;
   }
 
   private touch(id: string): void {

@@ -79,6 +79,11 @@ export class Registrar implements Lifecycle, HealthReporter {
   private owned = new OwnedServices('');
   /** Container id → when its stop signal arrived (the drain): seen on the event stream, or read back from the agent. */
   private readonly stopSignals = new Map<string, number>();
+  /**
+   * Containers whose last event said they are not running (die, destroy) and no later one said
+   * otherwise: their next lane pass deregisters without inspecting them.
+   */
+  private readonly exited = new Set<string>();
   /** Containers already warned about (container id → message), so a bad label warns once. */
   private readonly warned = new Map<string, string>();
   /** Container id → name, for log lines about a container Docker no longer knows. */
@@ -250,6 +255,8 @@ export class Registrar implements Lifecycle, HealthReporter {
       this.stopSignals.set(e.id, Date.now());
     }
     if (effect.resumed || effect.gone) this.stopSignals.delete(e.id);
+    if (effect.exited) this.exited.add(e.id);
+    else if (effect.resumed) this.exited.delete(e.id);
     if (effect.gone) {
       // Gone for good: forget what was kept about it, so a long-lived daemon does not grow.
       this.names.delete(e.id);
@@ -335,13 +342,21 @@ export class Registrar implements Lifecycle, HealthReporter {
       return;
     }
     const missing = this.owned.missing(ids, mark);
-    if (missing.length > 0) {
-      this.log.warn(
-        `the Consul agent no longer has ${missing.length} of our ${this.owned.size} services (agent restarted without its state?); registering them again`,
-        { missing: missing.slice(0, 10) },
-      );
-      await this.reconcile('agent-lost');
+    if (missing.length === 0) return;
+    const containers = new Map<string, string>();
+    for (const id of missing) {
+      const s = this.owned.get(id);
+      const cid = s?.meta[META_CONTAINER_ID];
+      if (cid) containers.set(cid, s.meta[META_CONTAINER_NAME] ?? cid);
     }
+    this.log.warn(
+      `the Consul agent no longer has ${missing.length} of our ${this.owned.size} services (agent restarted without its state?); registering again those whose container still runs`,
+      { missing: missing.slice(0, 10) },
+    );
+    // Through each container's lane: its plan reads Docker now, after any write of that lane in flight.
+    this.owned.lost(missing);
+    this.deps.metrics.registeredInstances.set(this.owned.size);
+    await Promise.all([...containers].map(([cid, name]) => this.lanes.schedule(name, cid)));
   }
 
   private consulFailed(err: unknown): void {
@@ -358,10 +373,12 @@ export class Registrar implements Lifecycle, HealthReporter {
 
   /** Makes one container's registrations match what Docker says about it now; retries while Consul is down. */
   private async syncContainer(id: string, laneName: string): Promise<void> {
+    // The event is the truth, consumed by this pass: later passes (a reconcile) inspect as usual.
+    const exited = this.exited.delete(id);
     for (let attempt = 0; !this.abort.signal.aborted; attempt++) {
       let info: ContainerInfo | undefined;
       try {
-        info = await this.deps.docker.inspectContainer(id);
+        if (!exited) info = await this.deps.docker.inspectContainer(id);
       } catch (err) {
         if (this.abort.signal.aborted) return;
         if (attempt >= 3) {
@@ -377,7 +394,7 @@ export class Registrar implements Lifecycle, HealthReporter {
       if (!(await this.gate.ready())) return;
       const ref = { id, name: info?.name ?? this.names.get(id) ?? laneName };
       try {
-        await this.apply(id, info, containerFields(ref));
+        await this.apply(id, info, containerFields(ref), exited);
         return;
       } catch (err) {
         if (this.abort.signal.aborted) return;
@@ -422,7 +439,12 @@ export class Registrar implements Lifecycle, HealthReporter {
   }
 
   /** Plans this container's changes, then runs them in order. */
-  private async apply(id: string, info: ContainerInfo | undefined, fields: Record<string, string>): Promise<void> {
+  private async apply(
+    id: string,
+    info: ContainerInfo | undefined,
+    fields: Record<string, string>,
+    exited = false,
+  ): Promise<void> {
     const startedAt = info?.startedAt ? Date.parse(info.startedAt) : NaN;
     const container = {
       id,
@@ -459,7 +481,7 @@ export class Registrar implements Lifecycle, HealthReporter {
       );
       this.stopSignals.delete(id);
     }
-    const why = !info ? 'the container no longer exists' : plan.deregisterWhy;
+    const why = !info && !exited ? 'the container no longer exists' : plan.deregisterWhy;
     for (const op of plan.ops) await this.execute(op, { id, fields, why });
     this.deps.metrics.registeredInstances.set(this.owned.size);
   }
@@ -506,7 +528,7 @@ export class Registrar implements Lifecycle, HealthReporter {
         return;
       case 'deregister': {
         const s = op.service;
-        await this.op('deregister', () => consul.deregisterService(s.id));
+        await this.op('deregister', s.id, () => consul.deregisterService(s.id));
         this.owned.deregistered(s.id);
         this.counts.deregistered++;
         this.log.info(`deregistered ${s.name} (${s.id}): ${why}`, { ...fields, service: s.name, serviceId: s.id });
@@ -514,7 +536,7 @@ export class Registrar implements Lifecycle, HealthReporter {
       }
       case 'register': {
         const d = op.service;
-        await this.op('register', () => consul.registerService(d));
+        await this.op('register', d.id, () => consul.registerService(d));
         this.owned.registered(d, op.healthStatus, Date.now());
         this.counts.registered++;
         this.log.info(
@@ -524,7 +546,7 @@ export class Registrar implements Lifecycle, HealthReporter {
         return;
       }
       case 'drain':
-        await this.op('maintenance', () => consul.setServiceMaintenance(op.serviceId, true, op.reason));
+        await this.op('maintenance', op.serviceId, () => consul.setServiceMaintenance(op.serviceId, true, op.reason));
         this.owned.maintenanceSet(op.serviceId, op.reason);
         this.log.info(`drained ${op.name} (${op.serviceId}): in maintenance until the container exits`, {
           ...fields,
@@ -533,7 +555,7 @@ export class Registrar implements Lifecycle, HealthReporter {
         });
         return;
       case 'hold':
-        await this.op('maintenance', () => consul.setServiceMaintenance(op.serviceId, true, op.reason));
+        await this.op('maintenance', op.serviceId, () => consul.setServiceMaintenance(op.serviceId, true, op.reason));
         this.owned.maintenanceSet(op.serviceId, op.reason);
         this.log.warn(
           `held ${op.name} (${op.serviceId}) out of rotation: ${op.reason.replace(/^switchyard: /, '')}; it enters rotation once its color is no longer live or no other version is live (or with --allow-live-mix / label switchyard.allow-live-mix=true)`,
@@ -541,8 +563,8 @@ export class Registrar implements Lifecycle, HealthReporter {
         );
         return;
       case 'release':
-        await this.op('maintenance', () => consul.deregisterCheck(op.checkId));
-        await this.op('maintenance', () =>
+        await this.op('maintenance', op.serviceId, () => consul.deregisterCheck(op.checkId));
+        await this.op('maintenance', op.serviceId, () =>
           consul.setServiceMaintenance(op.serviceId, false, `switchyard: released (${RELEASE_WHY[op.why]})`),
         );
         this.owned.maintenanceSet(op.serviceId, undefined);
@@ -553,7 +575,7 @@ export class Registrar implements Lifecycle, HealthReporter {
         });
         return;
       case 'undrain':
-        await this.op('maintenance', () => consul.setServiceMaintenance(op.serviceId, false, op.reason));
+        await this.op('maintenance', op.serviceId, () => consul.setServiceMaintenance(op.serviceId, false, op.reason));
         this.owned.maintenanceSet(op.serviceId, undefined);
         this.log.info(`back in rotation: ${op.name} (${op.serviceId})`, {
           ...fields,
@@ -562,7 +584,7 @@ export class Registrar implements Lifecycle, HealthReporter {
         });
         return;
       case 'health':
-        await this.op('health', () => consul.updateTtlCheck(op.checkId, op.status, op.notes));
+        await this.op('health', op.serviceId, () => consul.updateTtlCheck(op.checkId, op.status, op.notes));
         this.owned.healthWritten(op.serviceId, op.status, Date.now());
         if (op.changed)
           this.log.info(`Docker health of ${op.name} is now ${op.health}: check ${op.status}`, {
@@ -574,9 +596,10 @@ export class Registrar implements Lifecycle, HealthReporter {
     }
   }
 
-  private async op(operation: string, fn: () => Promise<void>): Promise<void> {
+  /** One Consul write about `serviceId`, counted, and marked in flight for OwnedServices. */
+  private async op(operation: string, serviceId: string, fn: () => Promise<void>): Promise<void> {
     try {
-      await fn();
+      await this.owned.writing(serviceId, fn);
       this.deps.metrics.registrations.inc({ operation, outcome: 'ok' });
     } catch (err) {
       this.deps.metrics.registrations.inc({ operation, outcome: 'error' });

@@ -296,6 +296,11 @@ export interface EventEffect {
   resumed?: boolean;
   /** Destroyed: forget everything kept about it. */
   gone?: boolean;
+  /**
+   * The container is not running (it exited, or is destroyed): the event itself says so, so its
+   * services go without asking Docker first (an inspect waits while dockerd is busy).
+   */
+  exited?: boolean;
 }
 
 export function eventEffect(e: Pick<DockerEvent, 'action' | 'attributes'>): EventEffect | undefined {
@@ -309,6 +314,7 @@ export function eventEffect(e: Pick<DockerEvent, 'action' | 'attributes'>): Even
     return { stopSignal: sig, killed: KILL_SIGNALS.has(sig) };
   }
   if (action === 'start' || action === 'unpause' || action === 'restart') return { resumed: true };
-  if (action === 'destroy') return { gone: true };
+  if (action === 'destroy') return { gone: true, exited: true };
+  if (action === 'die') return { exited: true };
   return {};
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ConsulGate } from '../../../src/registrar/consul-gate.js';
+import { ConsulGate, PROBE_BACKOFF_CAP_MS, probeBackoffMs } from '../../../src/registrar/consul-gate.js';
 
 describe('ConsulGate', () => {
   it('holds waiters while down, probes with backoff (one request per step, not one per waiter), and opens on success', async () => {
@@ -57,5 +57,14 @@ describe('ConsulGate', () => {
     const w = gate.ready();
     ac.abort();
     expect(await w).toBe(false);
+  });
+
+  it('probes at most 2 s apart however long the outage, so a returning agent is noticed within 2 s', () => {
+    expect(PROBE_BACKOFF_CAP_MS).toBe(2_000);
+    const highest = Array.from({ length: 60 }, (_, attempt) => probeBackoffMs(attempt, () => 0.999999));
+    expect(Math.max(...highest)).toBeLessThanOrEqual(2_000);
+    expect(highest.at(-1)).toBeGreaterThan(1_900);
+    expect(probeBackoffMs(0, () => 0.999999)).toBeLessThanOrEqual(500);
+    for (let attempt = 0; attempt < 60; attempt++) expect(probeBackoffMs(attempt)).toBeGreaterThanOrEqual(250);
   });
 });

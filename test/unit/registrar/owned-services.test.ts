@@ -39,6 +39,28 @@ describe('OwnedServices', () => {
     expect(owned.missing(new Set(), owned.begin())).toEqual(['old']);
   });
 
+  it('a write still in flight is newer than any read: the agent applies it before it answers it', async () => {
+    const owned = new OwnedServices('node-a');
+    owned.replace([svc('gone')], new Map(), owned.begin());
+    let answer!: () => void;
+    // The deregistration is sent before the read begins and answered after the read's answer.
+    const write = owned.writing('gone', () => new Promise<void>((r) => (answer = r)));
+    const mark = owned.begin();
+    expect(owned.missing(new Set(), mark)).toEqual([]);
+    owned.replace([], new Map(), mark);
+    expect(owned.ids()).toEqual(['gone']);
+    answer();
+    await write;
+    owned.deregistered('gone');
+    expect(owned.missing(new Set(), mark)).toEqual([]);
+    // A failed write is no longer in flight either; a read after it decides.
+    owned.replace([svc('x')], new Map(), owned.begin());
+    await expect(owned.writing('x', () => Promise.reject(new Error('refused')))).rejects.toThrow('refused');
+    expect(owned.missing(new Set(), owned.begin())).toEqual(['x']);
+    owned.lost(['x']);
+    expect(owned.ids()).toEqual([]);
+  });
+
   it('a deregistration forgets the maintenance reason and the last health written', () => {
     const owned = new OwnedServices('node-a');
     owned.registered(reg('a'), 'passing', 5);

@@ -379,6 +379,97 @@ describe('Registrar', () => {
     expect(lines.some((l) => l.message.includes('no longer has 5 of our 5 services'))).toBe(true);
   });
 
+  it('the agent check racing a deregistration in flight: no false loss, no re-registration of the gone container', async () => {
+    const { docker, consul, lines, make } = setup({ agentCheckMs: 20 });
+    docker.containers.set('a', labelledContainer(1, { id: 'a' }));
+    // Another container stays registered, so the agent check keeps running.
+    docker.containers.set('b', labelledContainer(2, { id: 'b' }));
+    const r = make();
+    await r.start();
+    await r.ready;
+    const sid = 'node-a:web-1:8080';
+    expect(consul.services.has(sid)).toBe(true);
+    // As Consul does: the agent applies the deregistration at once, and answers it only after its
+    // catalog sync, so agent checks in between read a list without the service.
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    const deregister = consul.deregisterService.bind(consul);
+    consul.deregisterService = async (id) => {
+      await deregister(id);
+      await answered;
+    };
+    docker.containers.set('a', { ...docker.containers.get('a')!, running: false });
+    docker.emit('die', 'a', { exitCode: '137' });
+    await waitFor('deregistration applied', () => !consul.services.has(sid), 2_000);
+    const checks = consul.calls.filter((c) => c === 'services').length;
+    await waitFor(
+      'agent checks during the deregistration',
+      () => consul.calls.filter((c) => c === 'services').length >= checks + 3,
+      3_000,
+    );
+    docker.containers.delete('a');
+    docker.emit('destroy', 'a');
+    answer();
+    await waitFor('deregistered logged', () => lines.some((l) => l.message.startsWith('deregistered web')), 2_000);
+    // Let a few more agent checks run after the write was answered.
+    const after = consul.calls.filter((c) => c === 'services').length;
+    await waitFor('agent checks after', () => consul.calls.filter((c) => c === 'services').length >= after + 3, 3_000);
+    expect(lines.filter((l) => l.message.includes('no longer has'))).toEqual([]);
+    expect(consul.calls.filter((c) => c === `register ${sid}`)).toHaveLength(1);
+    expect(consul.services.has(sid)).toBe(false);
+  });
+
+  it('die deregisters without waiting on a Docker inspect (slow while dockerd is busy); a restart registers again', async () => {
+    const { docker, consul, make } = setup();
+    docker.containers.set('a', labelledContainer(1, { id: 'a' }));
+    const r = make();
+    await r.start();
+    await r.ready;
+    const sid = 'node-a:web-1:8080';
+    expect(consul.services.has(sid)).toBe(true);
+    // dockerd busy: an inspect does not answer until released.
+    let release!: () => void;
+    const busy = new Promise<void>((resolve) => (release = resolve));
+    const inspect = docker.inspectContainer.bind(docker);
+    docker.inspectContainer = async (id) => {
+      await busy;
+      return inspect(id);
+    };
+    docker.containers.set('a', { ...docker.containers.get('a')!, running: false });
+    docker.emit('die', 'a', { exitCode: '137' });
+    await waitFor('deregistered while dockerd is busy', () => !consul.services.has(sid), 2_000);
+    // Started again: that event is inspected as usual, once dockerd answers.
+    docker.containers.set('a', { ...docker.containers.get('a')!, running: true });
+    docker.emit('start', 'a');
+    release();
+    await waitFor('registered again', () => consul.services.has(sid), 2_000);
+  });
+
+  it('the agent check re-plans only the containers of lost services, with what Docker says now', async () => {
+    const { docker, consul, lines, make } = setup({ agentCheckMs: 50 });
+    for (const n of [1, 2, 3]) docker.containers.set(`c${n}`, labelledContainer(n, { id: `c${n}` }));
+    const r = make();
+    await r.start();
+    await r.ready;
+    expect(consul.services.size).toBe(3);
+    const inspected: string[] = [];
+    const inspect = docker.inspectContainer.bind(docker);
+    docker.inspectContainer = (id) => {
+      inspected.push(id);
+      return inspect(id);
+    };
+    // The agent loses web-1 and web-2; web-2's container went away with no event we saw.
+    docker.containers.delete('c2');
+    consul.services.delete('node-a:web-1:8080');
+    consul.services.delete('node-a:web-2:8080');
+    await waitFor('web-1 registered again', () => consul.services.has('node-a:web-1:8080'), 3_000);
+    await waitFor('both planned', () => inspected.includes('c2'), 3_000);
+    expect(consul.services.has('node-a:web-2:8080')).toBe(false);
+    expect(consul.services.has('node-a:web-3:8080')).toBe(true);
+    expect([...new Set(inspected)].sort()).toEqual(['c1', 'c2']);
+    expect(lines.some((l) => l.message.includes('no longer has 2 of our 3 services'))).toBe(true);
+  });
+
   it('Docker health follows health_status events through the TTL check', async () => {
     const { docker, consul, make } = setup();
     docker.containers.set('a', labelledContainer(1, { id: 'a', health: 'starting' }));

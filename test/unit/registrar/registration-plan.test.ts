@@ -194,9 +194,9 @@ describe('eventEffect', () => {
     expect(e('kill', { signal: '1' })).toBeUndefined();
     expect(e('exec_start: sh')).toBeUndefined();
     expect(e('health_status: healthy')).toEqual({});
-    expect(e('die')).toEqual({});
+    expect(e('die')).toEqual({ exited: true });
     expect(e('start')).toEqual({ resumed: true });
-    expect(e('destroy')).toEqual({ gone: true });
+    expect(e('destroy')).toEqual({ gone: true, exited: true });
   });
 });
 
