@@ -69,22 +69,31 @@ export interface DriverDeps {
   docker?: DockerodeDockerClient;
 }
 
+/**
+ * The HAProxy admin socket this host can reach, or undefined: the template's adminSocket param
+ * outside the sidecar layout; in it, only the path given by --haproxy-admin-socket (a volume shared
+ * with the proxy container). Either way only when the config declares one — the shipped template,
+ * or an operator's template given adminSocket as a param — and only when this host reloads.
+ */
+export function reachableAdminSocket(o: RenderOptions, s: RenderSettings): string | undefined {
+  if (s.kind !== 'haproxy' || !o.reload) return undefined;
+  if (o.template && !('adminSocket' in s.params.raw)) return undefined;
+  return o.proxyContainer ? o.haproxyAdminSocket : s.params.adminSocket;
+}
+
 /** The proxy driver the options describe; `reload: false` installs only (render --once --no-reload). */
 export function createDriver(o: RenderOptions, s: RenderSettings, deps: DriverDeps): ProxyDriver {
-  // The admin socket is one this host can reach only without the sidecar layout, and the config
-  // declares one when it is the shipped template or an operator's template given it as a param.
-  const adminSocket =
-    s.kind === 'haproxy' && o.reload && !o.proxyContainer && (!o.template || 'adminSocket' in s.params.raw);
+  const adminSocket = reachableAdminSocket(o, s);
   const options = {
     ...proxyProcess(o, s, deps.docker),
     configPath: s.configPath,
     logger: deps.logger,
     metrics: deps.metrics,
     // A reload is done once a new worker answers on the admin socket.
-    ...(adminSocket ? { adminSocket: s.params.adminSocket } : {}),
+    ...(adminSocket ? { adminSocket } : {}),
     // Server-only changes through the admin socket, no reload (src/proxy/haproxy-runtime-api.ts).
     ...(adminSocket && o.haproxyRuntimeApi !== false
-      ? { runtime: new HaproxyRuntimeApi({ socketPath: s.params.adminSocket, logger: deps.logger }) }
+      ? { runtime: new HaproxyRuntimeApi({ socketPath: adminSocket, logger: deps.logger }) }
       : {}),
   };
   return s.kind === 'haproxy' ? new HaproxyDriver(options) : new NginxDriver(options);
@@ -108,13 +117,16 @@ export function createRenderRole(o: RenderOptions, parts: RenderRoleParts): Rend
 
 /**
  * Where this render host reads its proxy's request counters (docs/rollouts.md#metric-gates): the
- * admin socket's `show stat` for HAProxy, the template's JSON traffic log for nginx — only where
- * this host can reach them (not in the sidecar layout, not when only installing).
+ * admin socket's `show stat` for HAProxy, where this host can reach it; the template's JSON traffic
+ * log for nginx, not in the sidecar layout. Nothing when only installing.
  */
 export function trafficSource(o: RenderOptions, s: RenderSettings): TrafficCounterSource | undefined {
-  if (o.proxyContainer || !o.reload) return undefined;
-  if (s.kind === 'haproxy')
-    return !o.template || 'adminSocket' in s.params.raw ? new HaproxyStatsSource(s.params.adminSocket) : undefined;
+  if (!o.reload) return undefined;
+  if (s.kind === 'haproxy') {
+    const adminSocket = reachableAdminSocket(o, s);
+    return adminSocket ? new HaproxyStatsSource(adminSocket) : undefined;
+  }
+  if (o.proxyContainer) return undefined;
   return s.params.trafficLog !== 'off' ? new NginxTrafficLogSource(s.params.trafficLog) : undefined;
 }
 

@@ -174,6 +174,14 @@ export function addRenderOptions(cmd: Command): Command {
         .argParser(parsePath('a folder path')),
     )
     .addOption(
+      new Option(
+        '--haproxy-admin-socket <path>',
+        "sidecar layout: HAProxy's admin socket as this host sees it, in a volume shared with the proxy container; turns on the Runtime API there",
+      )
+        .env('SWITCHYARD_HAPROXY_ADMIN_SOCKET')
+        .argParser(parsePath('a socket path')),
+    )
+    .addOption(
       new Option('--services <list>', 'render only these services (comma-separated); default: every colored service')
         .env('SWITCHYARD_SERVICES')
         .argParser(parseServices),

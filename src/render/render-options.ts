@@ -29,6 +29,8 @@ export interface RenderOptions {
   proxyBinary?: string;
   proxyContainer?: string;
   proxyConfigDir?: string;
+  /** Sidecar layout: HAProxy's admin socket as this host sees it, in a volume shared with the proxy. */
+  haproxyAdminSocket?: string;
   services?: string[];
   colors: string[];
   /** HAProxy: change servers through the admin socket instead of reloading (default true). */

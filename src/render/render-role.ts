@@ -32,6 +32,10 @@ export interface RenderSettings {
 export function renderSettings(o: RenderOptions): RenderSettings {
   if (o.proxyConfigDir && !o.proxyContainer)
     throw new ConfigError('--proxy-config-dir only applies with --proxy-container');
+  if (o.haproxyAdminSocket && !o.proxyContainer)
+    throw new ConfigError(
+      '--haproxy-admin-socket only applies with --proxy-container (otherwise the template param adminSocket is used)',
+    );
   let params: TemplateParams;
   try {
     params = parseTemplateParams(o.templateParam);

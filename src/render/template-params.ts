@@ -25,6 +25,11 @@ export interface TemplateParams {
   serverSlots: number;
   /** HAProxy admin socket (Runtime API, `expose-fd listeners` for seamless reloads). */
   adminSocket: string;
+  /**
+   * HAProxy: a group id that may use the admin socket too (`mode 660 gid N`), for a Switchyard in
+   * another container (the sidecar layout); unset: owner only (`mode 600`).
+   */
+  adminSocketGid: number | undefined;
   /** HAProxy `log` target, or 'none'. */
   log: string;
   /** Health check interval; fall/rise are `checkFall`/`checkRise`. */
@@ -65,6 +70,7 @@ export const DEFAULT_TEMPLATE_PARAMS: Readonly<Omit<TemplateParams, 'raw'>> = Ob
   defaultService: undefined,
   serverSlots: 4,
   adminSocket: '/run/haproxy/admin.sock',
+  adminSocketGid: undefined,
   log: 'stdout format raw local0 info',
   checkInterval: '2s',
   checkFall: 2,
@@ -148,6 +154,7 @@ export function parseTemplateParams(raw: Readonly<Record<string, string>> = {}):
   if (trafficLog !== 'off' && !validAbsolutePath(trafficLog)) bad('trafficLog', 'off or an absolute path');
   const tempDir = str('tempDir');
   if (tempDir !== undefined && !validAbsolutePath(tempDir)) bad('tempDir', 'an absolute path');
+  const adminSocketGid = str('adminSocketGid') === undefined ? undefined : int('adminSocketGid', 0, 0, 4294967294);
   const user = str('user');
   if (user !== undefined && !USER.test(user)) bad('user', 'a user name, optionally followed by a group name');
 
@@ -167,6 +174,7 @@ export function parseTemplateParams(raw: Readonly<Record<string, string>> = {}):
     defaultService,
     serverSlots: int('serverSlots', d.serverSlots, 0, 1000),
     adminSocket: path('adminSocket', d.adminSocket),
+    adminSocketGid,
     log,
     checkInterval: duration('checkInterval', d.checkInterval),
     checkFall: int('checkFall', d.checkFall, 1, 100),

@@ -107,6 +107,17 @@ async function catalogColors(): Promise<string[]> {
   return entries.map((e) => e.ServiceMeta.color ?? e.ServiceTags.join(',')).sort();
 }
 
+/** The sum of a counter's samples on Switchyard's published /metrics, e.g. every outcome of the reloads. */
+async function counter(name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${ports.metrics}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^(\w+)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (m?.[1] === name && (m[2] ?? '').includes(labels)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
 /** Colors answered in the ticks between two instants (epoch ms). */
 function colorsBetween(ticks: LoadTick[], from: number, to: number): Record<string, number> {
   const out: Record<string, number> = {};
@@ -181,10 +192,14 @@ describe('the compose demo, following docs/tutorial.md under HTTP load', () => {
     const status = await switchyard('status');
     expect(status).toMatch(/live:\s+blue/);
 
-    // 3. Switch, and wait until the proxy serves it.
+    // 3. Switch, and wait until the proxy serves it: through the shared admin socket, no reload.
+    const reloadsBefore = await counter('switchyard_reloads_total');
+    const runtimeBefore = await counter('switchyard_runtime_updates_total', 'outcome="ok"');
     marks.switch = Date.now();
     expect(await switchyard('switch', 'green', '--wait')).toMatch(/blue → green/);
     marks.green = await load.waitForOnly('green', 5, 30_000);
+    expect(await counter('switchyard_reloads_total')).toBe(reloadsBefore);
+    expect(await counter('switchyard_runtime_updates_total', 'outcome="ok"')).toBeGreaterThan(runtimeBefore);
 
     // 4. Tear down blue: stopped and removed; gone from Consul and from the proxy's idle side.
     await compose('rm', '-s', '-f', 'blue');
@@ -249,7 +264,7 @@ describe('the compose demo, following docs/tutorial.md under HTTP load', () => {
     expect(Object.keys(colorsBetween(summary.timeline, marks.done!, Date.now()))).toEqual(['green']);
 
     // What `docker compose logs switchyard` tells: green registered by its container name, the
-    // switch, and the proxy reloads that carried it.
+    // switch, the first render's reload and the Runtime API updates that carried the switch.
     const logs = await switchyardLogs();
     const find = (pred: (l: LogLine) => boolean) => logs.find(pred);
     expect(
@@ -264,6 +279,7 @@ describe('the compose demo, following docs/tutorial.md under HTTP load', () => {
       find((l) => /live blue → green/.test(l.message) || /blue became live|green became live/.test(l.message)),
     ).toBeDefined();
     expect(find((l) => /haproxy config installed and reloaded/.test(l.message))).toBeDefined();
+    expect(find((l) => /^haproxy servers updated through the Runtime API, no reload/.test(l.message))).toBeDefined();
     expect(logs.filter((l) => l.level === 'error')).toEqual([]);
   }, 600_000);
 
