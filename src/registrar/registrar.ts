@@ -86,6 +86,11 @@ export class Registrar implements Lifecycle, HealthReporter {
   private readonly exited = new Set<string>();
   /** Containers already warned about (container id → message), so a bad label warns once. */
   private readonly warned = new Map<string, string>();
+  /**
+   * Containers whose change Consul refused (container id → message): a refusal (an ACL 403, a bad
+   * request) is said once per container until it changes or succeeds, not on every event and resync.
+   */
+  private readonly refused = new Map<string, string>();
   /** Container id → name, for log lines about a container Docker no longer knows. */
   private readonly names = new Map<string, string>();
   private mainLoop: Promise<void> | undefined;
@@ -261,6 +266,7 @@ export class Registrar implements Lifecycle, HealthReporter {
       // Gone for good: forget what was kept about it, so a long-lived daemon does not grow.
       this.names.delete(e.id);
       this.warned.delete(e.id);
+      this.refused.delete(e.id);
     }
     this.log.debug(`docker event ${e.action}`, containerFields(ref));
     void this.lanes.schedule(name, e.id);
@@ -395,11 +401,16 @@ export class Registrar implements Lifecycle, HealthReporter {
       const ref = { id, name: info?.name ?? this.names.get(id) ?? laneName };
       try {
         await this.apply(id, info, containerFields(ref), exited);
+        this.refused.delete(id);
         return;
       } catch (err) {
         if (this.abort.signal.aborted) return;
         if (err instanceof ConsulError && err.statusCode !== undefined && err.statusCode < 500) {
-          this.log.error(`Consul refused a change for this container: ${errorMessage(err)}`, containerFields(ref));
+          const message = `Consul refused a change for this container: ${errorMessage(err)}`;
+          if (this.refused.get(id) !== message) {
+            this.refused.set(id, message);
+            this.log.error(message, containerFields(ref));
+          }
           return;
         }
         this.consulFailed(err);

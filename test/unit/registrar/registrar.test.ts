@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { ConsulError } from '../../../src/errors.js';
+import { ConsulAclError, ConsulError } from '../../../src/errors.js';
 import { Metrics } from '../../../src/http/metrics.js';
 import { createLogger } from '../../../src/log/logger.js';
 import type { LiveColorSource, LiveColorView } from '../../../src/registrar/live-color-guard.js';
@@ -191,6 +191,28 @@ describe('Registrar', () => {
       container: 'web-1',
       message: expect.stringContaining('HTTP 403'),
     });
+  });
+
+  it("Consul refusing a container's registration (ACL 403): one line per container, not one per event or resync; said again once it changes", async () => {
+    const { docker, consul, lines, make } = setup();
+    let refusal = 'Consul ACL: token may not write service "web" (403)';
+    consul.registerService = () => Promise.reject(new ConsulAclError(refusal, 403));
+    const r = make();
+    await r.start();
+    await r.ready;
+    docker.containers.set('a', labelledContainer(1, { id: 'a' }));
+    const refusals = () => lines.filter((l) => l.message.includes('Consul ACL'));
+    docker.emit('start', 'a');
+    await waitFor('the refusal', () => refusals().length > 0, 2_000);
+    docker.emit('health_status: healthy', 'a');
+    expect(await r.reconcile('resync')).toBe(true);
+    expect(await r.reconcile('resync')).toBe(true);
+    expect(refusals()).toHaveLength(1);
+    expect(refusals()[0]).toMatchObject({ level: 'error', container: 'web-1' });
+    refusal = 'Consul ACL: token not found (403)';
+    await r.reconcile('resync');
+    expect(refusals()).toHaveLength(2);
+    expect(refusals()[1]!.message).toContain('token not found');
   });
 
   it('a reload signal (SIGHUP) does not drain', async () => {
