@@ -153,7 +153,9 @@ describe('/healthz with the render role', () => {
     writeFileSync(rejectMarker, '');
     const other = await TestBackend.start('b');
     try {
-      await register(agent, { id: 'web-b', port: other.port, color: 'blue' });
+      // A new service, not a new instance of web: a change of server lines alone goes through the
+      // Runtime API with no checker run, so only a structural change meets the rejecting checker.
+      await register(agent, { id: 'api-b', name: 'api', port: other.port, color: 'blue' });
       const bad = await waitHealth('/healthz 503 after failed applies', 503, /^the last 3 applies failed/, 20_000);
       expect(bad.parts.render!.message).toMatch(/rejected/);
       rmSync(rejectMarker);
