@@ -25,6 +25,7 @@ import { addRenderOptions } from '../src/cli/render-flags.js';
 import type { RenderOptions } from '../src/render/render-options.js';
 import { createRenderRole } from '../src/cli/compose.js';
 import { formatSummary, summarize } from './lib/stats.js';
+import { TestConsulAgent } from '../test/helpers/consul-agent.js';
 
 const ROUNDS = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 20;
 const HAPROXY = process.env.SWITCHYARD_HAPROXY_BIN ?? '/usr/sbin/haproxy';
@@ -161,37 +162,12 @@ async function scenario(runtimeApi: boolean, consulUrl: string, a: number, b: nu
 
 async function main(): Promise<void> {
   if (!CONSUL) throw new Error('SWITCHYARD_CONSUL_BIN is not set; eval "$(bash scripts/provision.sh)" first');
-  const httpPort = await freePort();
-  const serf = await freePort();
-  const server = await freePort();
-  const data = mkdtempSync(path.join(tmpdir(), 'sy-bench-consul-'));
-  const consulProc = spawn(
-    CONSUL,
-    [
-      'agent',
-      '-dev',
-      '-bind=127.0.0.1',
-      '-client=127.0.0.1',
-      `-http-port=${httpPort}`,
-      `-data-dir=${data}`,
-      `-hcl=ports { dns = -1, grpc = -1, grpc_tls = -1, serf_wan = -1, serf_lan = ${serf}, server = ${server} }`,
-      '-log-level=error',
-    ],
-    { stdio: 'ignore' },
-  );
-  children.push(consulProc);
-  const consulUrl = `http://127.0.0.1:${httpPort}`;
+  // The test suite's dev agent: it waits until the agent leads, and ends only its own process.
+  const agent = await TestConsulAgent.start(`sy-bench-${process.pid}`);
+  const consulUrl = agent.url;
   const a = await backend('a');
   const b = await backend('b');
   try {
-    await until(
-      'Consul to elect itself',
-      async () => {
-        const nodes = (await (await fetch(`${consulUrl}/v1/catalog/nodes`)).json()) as unknown[];
-        return nodes.length > 0;
-      },
-      30_000,
-    );
     await consulPut(consulUrl, '/v1/agent/service/register', {
       ID: 'web-a',
       Name: 'web',
@@ -206,8 +182,7 @@ async function main(): Promise<void> {
     a.server.close();
     b.server.close();
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
-    rmSync(data, { recursive: true, force: true });
+    await agent.stop();
   }
 }
 
