@@ -369,6 +369,8 @@ function portMetadata(md: Metadata, port: number): { values: Map<string, string>
 }
 
 const CHECK_KINDS = ['http', 'https', 'tcp', 'ttl'] as const;
+/** Timeout of HTTP/HTTPS/TCP checks when SERVICE_CHECK_TIMEOUT is not set. */
+export const DEFAULT_CHECK_TIMEOUT = '2s';
 const CHECK_KEYS = new Set([
   'check_http',
   'check_https',
@@ -433,8 +435,11 @@ function buildCheck(
   }
   if (kind !== 'ttl') {
     check.interval = duration('check_interval') ?? '10s';
-    const timeout = duration('check_timeout');
-    if (timeout) check.timeout = timeout;
+    // Not Consul's 10 s: removing a service makes the agent wait for its check in flight while it
+    // holds its state lock, so every register, drain and deregister on that agent waits too. A
+    // check against a container that just died hangs until its timeout, which put ghosts and
+    // missing registrations of 7-10 s on a churning host (docs/registering.md, "Check timeout").
+    check.timeout = duration('check_timeout') ?? DEFAULT_CHECK_TIMEOUT;
   }
   const deregisterAfter = duration('check_deregister_after');
   if (deregisterAfter) check.deregisterCriticalServiceAfter = deregisterAfter;

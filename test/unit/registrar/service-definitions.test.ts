@@ -359,18 +359,25 @@ describe('checks', () => {
     expect(s!.meta).not.toHaveProperty('check_http');
   });
 
-  it('SERVICE_CHECK_TCP and SERVICE_CHECK_TTL; the default interval is 10s', () => {
+  it('SERVICE_CHECK_TCP and SERVICE_CHECK_TTL; the default interval is 10s and the default timeout 2s', () => {
     const tcp = services(
       serviceDefinitions(container({ labels: { color: 'blue', SERVICE_CHECK_TCP: 'true' } }), opts()),
     )[0]!;
     expect(tcp.checks).toEqual([
-      { checkId: 'host1:web-1:8080:check', name: 'TCP check', tcp: '127.0.0.1:32768', interval: '10s' },
+      {
+        checkId: 'host1:web-1:8080:check',
+        name: 'TCP check',
+        tcp: '127.0.0.1:32768',
+        interval: '10s',
+        timeout: '2s',
+      },
     ]);
     const ttl = services(
       serviceDefinitions(container({ labels: { color: 'blue', SERVICE_CHECK_TTL: '30s' } }), opts()),
     )[0]!;
     expect(ttl.checks[0]).toMatchObject({ ttl: '30s' });
     expect(ttl.checks[0]).not.toHaveProperty('interval');
+    expect(ttl.checks[0]).not.toHaveProperty('timeout');
   });
 
   it('a Docker HEALTHCHECK becomes a TTL check: starting and unhealthy are critical, healthy is passing', () => {
