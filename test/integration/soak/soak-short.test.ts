@@ -14,7 +14,7 @@ import { requireDocker } from '../../helpers/components.js';
 const CLI = path.resolve('dist/src/cli/main.js');
 
 describe('fault soak (short)', () => {
-  it('runs every fault once under churn and load: no rejected config installed, nothing served that is not passing, the switch served', async () => {
+  it('runs every fault once under churn and load: no ghost or missing registration past N, no rejected config installed, nothing served that is not passing, no failed request outside faults, the switch served', async () => {
     requireDocker();
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first (scripts/test.sh does)`);
     const report = await runSoak({
@@ -37,14 +37,23 @@ describe('fault soak (short)', () => {
     // Every fault ran, in rotation.
     expect(report.faults.map((f) => f.fault)).toEqual([...FAULTS]);
     expect(report.faults.filter((f) => f.note.startsWith('fault failed'))).toEqual([]);
-    // The counters that held at 0 in every run so far. Ghosts, missing registrations and failed
-    // requests outside fault windows are not 0 yet (docs/reliability.md, "Findings"): they are
-    // printed above and recorded, not asserted, until the registrar lag behind them is fixed.
+    // Every counter whose target is 0 (docs/reliability.md). Failed requests inside fault windows and
+    // within 2 s of a churn SIGKILL are reported, not asserted: nothing can drain those.
     expect({
+      ghosts: report.counters.ghosts,
+      missing: report.counters.missing,
       rejectedConfigsInstalled: report.counters.rejectedConfigsInstalled,
       servedNotPassing: report.counters.servedNotPassing,
+      failedRequestsOutsideFaults: report.counters.failedRequestsOutsideFaults,
       switchesNotServed: report.counters.switchesNotServed,
-    }).toEqual({ rejectedConfigsInstalled: 0, servedNotPassing: 0, switchesNotServed: 0 });
+    }).toEqual({
+      ghosts: 0,
+      missing: 0,
+      rejectedConfigsInstalled: 0,
+      servedNotPassing: 0,
+      failedRequestsOutsideFaults: 0,
+      switchesNotServed: 0,
+    });
     // After every fault the daemon answered /healthz 200 again.
     expect(report.faults.filter((f) => f.note.includes('healthz not 200'))).toEqual([]);
     // The run did what it claims: load, churn, configs installed and checked.
