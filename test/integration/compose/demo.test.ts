@@ -182,6 +182,9 @@ describe('the compose demo, following docs/tutorial.md under HTTP load', () => {
     });
     await load.waitForOnly('blue', 5, 30_000);
     const marks: Record<string, number> = { start: Date.now() };
+    // Green's slots and preview backend are in the config from the start (--colors): from here on,
+    // green's first instance included, every step goes through the admin socket.
+    const reloadsAtStart = await counter('switchyard_reloads_total');
 
     // 1. Deploy green: the design card's command, plus the variables the demo app prints.
     await sh(deployGreen);
@@ -241,6 +244,8 @@ describe('the compose demo, following docs/tutorial.md under HTTP load', () => {
     marks.canary100 = Date.now();
     await switchyard('canary', 'green', '100', '--wait');
     marks.done = await load.waitForOnly('green', 5, 30_000);
+
+    expect(await counter('switchyard_reloads_total')).toBe(reloadsAtStart);
 
     const summary: LoadSummary = await load.stop();
     load = undefined;
