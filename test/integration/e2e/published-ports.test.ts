@@ -20,6 +20,10 @@ import { CLI, requireBuiltCli, switchyard } from '../switch/cli.js';
 const TAG = `sy-traffic-pub-${process.pid}`;
 // A color label of its own: other Switchyard daemons on the shared dockerd (default `color`) skip these apps.
 const COLOR_LABEL = `${TAG}-color`;
+// And a service name of its own: a daemon registers any container with SERVICE_<port>_NAME, uncolored
+// when it lacks its color label, so with a shared name another run of this test on the same dockerd
+// puts uncolored instances into this run's service (a slot block of its own, which comes and goes).
+const SERVICE = `${TAG}-app`;
 
 describe('published ports, docker-proxy and keep-alive clients through HAProxy (Runtime API)', () => {
   it('drops no request across switch, teardown, redeploy, rollback and canary steps', async () => {
@@ -53,7 +57,7 @@ describe('published ports, docker-proxy and keep-alive clients through HAProxy (
           '-l',
           `${COLOR_LABEL}=${color}`,
           '-l',
-          'SERVICE_8080_NAME=app',
+          `SERVICE_8080_NAME=${SERVICE}`,
           '-l',
           'SERVICE_CHECK_HTTP=/health',
           '-l',
@@ -63,7 +67,7 @@ describe('published ports, docker-proxy and keep-alive clients through HAProxy (
         waitFor(
           `${want} passing ${color} instances in Consul`,
           async () => {
-            const r = await switchyard(['status', '--json', '--service', 'app'], env);
+            const r = await switchyard(['status', '--json', '--service', SERVICE], env);
             const s = JSON.parse(r.stdout) as { services: { colors: { color: string; passing: number }[] }[] };
             return (s.services[0]?.colors.find((c) => c.color === color)?.passing ?? 0) === want;
           },
@@ -71,7 +75,7 @@ describe('published ports, docker-proxy and keep-alive clients through HAProxy (
           300,
         );
       const control = async (args: string[]) => {
-        const r = await switchyard([...args, '--service', 'app', '--reason', 'published-ports test'], env);
+        const r = await switchyard([...args, '--service', SERVICE, '--reason', 'published-ports test'], env);
         log(`switchyard ${args.join(' ')}: exit ${r.code} ${r.stdout.trim()} ${r.stderr.trim().split('\n').pop()}`);
         expect(r.code).toBe(0);
       };
