@@ -187,7 +187,10 @@ export function addRenderOptions(cmd: Command): Command {
         .argParser(parseServices),
     )
     .addOption(
-      new Option('--colors <list>', 'tags that name a color, for instances without a color Meta key')
+      new Option(
+        '--colors <list>',
+        'tags that name a color, for instances without a color Meta key; the templates declare these colors for every colored service, with or without instances (HAProxy: a first instance needs no reload)',
+      )
         .env('SWITCHYARD_COLORS')
         .argParser(parseColors)
         .default([...DEFAULT_COLORS], DEFAULT_COLORS.join(',')),

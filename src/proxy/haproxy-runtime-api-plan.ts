@@ -9,7 +9,8 @@ import { ProxySocketError } from '../errors.js';
  *
  * Only `server` lines may differ: same backends and every other line the same, every slot of the
  * installed config still there, every active slot at an IP literal. Slots the candidate adds (a
- * slot block growing, a new color's block) become HAProxy 2.6 dynamic servers (`add server`). Anything
+ * slot block growing, the first server of a backend that had none) become HAProxy 2.6 dynamic servers
+ * (`add server`); a backend with no server is an ordinary skeleton with nothing to match. Anything
  * else (a service added, a slot removed, a template edit, a host-name server) is structural and goes
  * through a checked reload.
  */

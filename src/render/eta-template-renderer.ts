@@ -25,12 +25,15 @@ import type { TemplateRenderer } from './template-renderer.js';
 export interface EtaTemplateRendererOptions {
   templatePath: string;
   params?: TemplateParams;
+  /** The configured colors (`--colors`): see ContextOptions. Default none. */
+  colors?: readonly string[];
   logger: Logger;
 }
 
 export class EtaTemplateRenderer implements TemplateRenderer {
   readonly templatePath: string;
   private readonly params: TemplateParams;
+  private readonly colors: readonly string[];
   private readonly logger: Logger;
   private readonly eta: Eta;
   private template: TemplateFunction;
@@ -39,6 +42,7 @@ export class EtaTemplateRenderer implements TemplateRenderer {
   constructor(options: EtaTemplateRendererOptions) {
     this.templatePath = path.resolve(options.templatePath);
     this.params = options.params ?? parseTemplateParams();
+    this.colors = options.colors ?? [];
     this.logger = options.logger.child({ component: 'render' });
     this.eta = new Eta({
       autoEscape: false,
@@ -62,7 +66,7 @@ export class EtaTemplateRenderer implements TemplateRenderer {
   }
 
   render(snapshot: Snapshot): string {
-    const { context, warnings } = buildTemplateContext(snapshot, this.params);
+    const { context, warnings } = buildTemplateContext(snapshot, this.params, { colors: this.colors });
     this.logWarnings(warnings);
     try {
       return this.eta.render(this.template, context as unknown as object, { filepath: this.templatePath });

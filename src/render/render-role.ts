@@ -91,6 +91,7 @@ export class RenderRole implements Lifecycle, HealthReporter {
     this.renderer = new EtaTemplateRenderer({
       templatePath: this.settings.templatePath,
       params: this.settings.params,
+      colors: this.settings.rules.colors,
       logger: deps.logger,
     });
     this.driver = deps.driver;

@@ -65,6 +65,8 @@ export interface BackendView {
   /** `<service id>_live`, `<service id>_preview`, or `<service id>_c_<color id>` for a color's preview. */
   readonly name: string;
   readonly role: 'live' | 'preview' | 'color';
+  /** Role `color`: the color this backend serves (it may have no slot, with serverSlots 0). */
+  readonly color?: string;
   /** color → percent of this backend's traffic (sums to 100 when any color is set). */
   readonly percent: Readonly<Record<string, number>>;
   /** Every slot, color by color (sorted), instances first then spares. */
@@ -82,7 +84,10 @@ export interface ServiceView {
   readonly comment: string;
   /** Meta `health_path` of the first instance that has a valid one, else '/'. */
   readonly healthPath: string;
-  /** Every color with a valid instance, plus live and idle, sorted. */
+  /**
+   * Every color with a valid instance, plus live, idle, previous, weighted and — unless the service
+   * serves only uncolored instances — the configured colors (`--colors`), sorted.
+   */
   readonly colors: readonly string[];
   readonly live: string | undefined;
   readonly idle: string | undefined;
@@ -139,9 +144,23 @@ export interface ContextResult {
 /** A bounded, quoted rendering of an untrusted value for a log line. */
 const show = (v: unknown): string => quoted(v, 80);
 
-export function buildTemplateContext(snapshot: Snapshot, params: TemplateParams): ContextResult {
+export interface ContextOptions {
+  /**
+   * The configured colors (`--colors`). Every service that is not only uncolored has slots and a
+   * preview backend for each, whether or not it has instances of it: a color's first instance then
+   * changes only `server` lines (the Runtime API fills a spare, no reload). Default none.
+   */
+  readonly colors?: readonly string[];
+}
+
+export function buildTemplateContext(
+  snapshot: Snapshot,
+  params: TemplateParams,
+  options: ContextOptions = {},
+): ContextResult {
   const warnings: string[] = [];
-  const services = snapshot.services.map((s) => buildService(s, params, warnings));
+  const configured = (options.colors ?? []).filter((c) => COLOR_PATTERN.test(c));
+  const services = snapshot.services.map((s) => buildService(s, params, configured, warnings));
   const routed = services.filter((s) => s.host !== undefined).sort((a, b) => b.host!.length - a.host!.length);
   let defaultService = services[0];
   if (params.defaultService !== undefined) {
@@ -168,7 +187,12 @@ export function buildTemplateContext(snapshot: Snapshot, params: TemplateParams)
   return { context, warnings };
 }
 
-function buildService(s: ServiceSnapshot, params: TemplateParams, warnings: string[]): ServiceView {
+function buildService(
+  s: ServiceSnapshot,
+  params: TemplateParams,
+  configured: readonly string[],
+  warnings: string[],
+): ServiceView {
   const id = safeName(s.name);
   const host = validHostName(s.name);
   if (host === undefined)
@@ -215,15 +239,18 @@ function buildService(s: ServiceSnapshot, params: TemplateParams, warnings: stri
   // The previous live color keeps its (empty) slots: tearing it down after a switch, and
   // redeploying it for a rollback, then change only server lines — Runtime API, no reload.
   const previous = validColor(s.state?.previous, 'previous');
-  const colors = [
-    ...new Set([
-      ...instances.map((i) => i.color),
-      ...(live ? [live] : []),
-      ...(idle ? [idle] : []),
-      ...(previous ? [previous] : []),
-      ...Object.keys(weights),
-    ]),
-  ].sort();
+  const seen = new Set([
+    ...instances.map((i) => i.color),
+    ...(live ? [live] : []),
+    ...(idle ? [idle] : []),
+    ...(previous ? [previous] : []),
+    ...Object.keys(weights),
+  ]);
+  // The configured colors are always there, empty or not, so the config's structure does not depend
+  // on which colors have instances: a first green instance next to blue fills a spare through the
+  // Runtime API instead of adding a backend (a reload). A plain, uncolored service gets none.
+  if (!(seen.size === 1 && seen.has(UNCOLORED))) for (const c of configured) seen.add(c);
+  const colors = [...seen].sort();
 
   const healthPath =
     instances.map((i) => validHttpPath(i.meta('health_path'))).find((p) => p !== undefined) ??
@@ -282,7 +309,7 @@ function buildService(s: ServiceSnapshot, params: TemplateParams, warnings: stri
           const b = backend('color', { [c]: 100 }, `${id}_c_${safeName(c)}`);
           // Only this color's slots: the other colors' would be weight-0 dead weight.
           const slots = b.slots.filter((sl) => sl.color === c);
-          return Object.freeze({ ...b, slots: Object.freeze(slots) });
+          return Object.freeze({ ...b, color: c, slots: Object.freeze(slots) });
         }),
     ),
     sticky: Object.freeze(sticky),

@@ -55,7 +55,13 @@ export async function renderOnce(o: RenderCommandOptions, logger: Logger): Promi
   const settings = renderSettings(o);
   // A template that does not compile fails here, before Consul is asked anything.
   const renderer = oneLineTemplateErrors(
-    () => new EtaTemplateRenderer({ templatePath: settings.templatePath, params: settings.params, logger }),
+    () =>
+      new EtaTemplateRenderer({
+        templatePath: settings.templatePath,
+        params: settings.params,
+        colors: settings.rules.colors,
+        logger,
+      }),
   );
   const consul: ConsulHttpClient = consulClient(o);
   let docker: DockerodeDockerClient | undefined;

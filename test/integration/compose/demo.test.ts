@@ -182,6 +182,16 @@ describe('the compose demo, following docs/tutorial.md under HTTP load', () => {
     });
     await load.waitForOnly('blue', 5, 30_000);
     const marks: Record<string, number> = { start: Date.now() };
+    // Green's slots and preview backend are in the config from the start (--colors): from here on,
+    // green's first instance included, every step goes through the admin socket. Counted from the
+    // first successful reload (a first one that failed, before HAProxy ran, is owed until then).
+    await waitFor(
+      'the first successful reload',
+      async () => (await counter('switchyard_reloads_total', 'outcome="ok"')) >= 1,
+      30_000,
+      250,
+    );
+    const reloadsAtStart = await counter('switchyard_reloads_total', 'outcome="ok"');
 
     // 1. Deploy green: the design card's command, plus the variables the demo app prints.
     await sh(deployGreen);
@@ -241,6 +251,8 @@ describe('the compose demo, following docs/tutorial.md under HTTP load', () => {
     marks.canary100 = Date.now();
     await switchyard('canary', 'green', '100', '--wait');
     marks.done = await load.waitForOnly('green', 5, 30_000);
+
+    expect(await counter('switchyard_reloads_total', 'outcome="ok"')).toBe(reloadsAtStart);
 
     const summary: LoadSummary = await load.stop();
     load = undefined;

@@ -39,10 +39,14 @@ export function tempDir(prefix: string): { dir: string; remove: () => void } {
 }
 
 /** GET through the proxy on a new connection; the status and the body, trimmed. */
-export function get(port: number, host = 'web'): Promise<{ status: number; body: string }> {
+export function get(
+  port: number,
+  host = 'web',
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.get(
-      { host: '127.0.0.1', port, path: '/', headers: { host }, agent: false, timeout: 5000 },
+      { host: '127.0.0.1', port, path: '/', headers: { ...headers, host }, agent: false, timeout: 5000 },
       (res) => {
         let body = '';
         res.setEncoding('utf8');

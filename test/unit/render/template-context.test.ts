@@ -153,6 +153,50 @@ describe('buildTemplateContext', () => {
     expect(blueGone.filter((n) => n.startsWith('blue_'))).toHaveLength(slotCount(0, params.serverSlots));
   });
 
+  it('gives every colored service slots and a preview backend for each configured color, instances or not', () => {
+    const colors = ['blue', 'green'];
+    const shape = (instances: ReturnType<typeof instance>[]) => {
+      const web = buildTemplateContext({ services: [service('web', instances, 'blue', undefined)] }, params, {
+        colors,
+      }).context.services[0]!;
+      return {
+        colors: web.colors,
+        live: web.liveBackend.slots.map((sl) => sl.name),
+        preview: web.previewBackend.slots.map((sl) => sl.name),
+        byColor: web.colorBackends.map((b) => [b.name, b.color, b.slots.map((sl) => sl.name)]),
+      };
+    };
+    const blueOnly = shape([instance('web', 1, 'blue')]);
+    expect(blueOnly.colors).toEqual(['blue', 'green']);
+    expect(blueOnly.byColor).toEqual([
+      ['web_c_blue', 'blue', ['blue_1', 'blue_2', 'blue_3', 'blue_4']],
+      ['web_c_green', 'green', ['green_1', 'green_2', 'green_3', 'green_4']],
+    ]);
+    // Green's first instance and its last one leaving change no slot, so no backend: server lines only.
+    expect(shape([instance('web', 1, 'blue'), instance('web', 1, 'green')])).toEqual(blueOnly);
+    // A plain service of uncolored instances gets no color slots.
+    const legacy = buildTemplateContext(
+      { services: [service('legacy', [instance('legacy', 1, undefined)], undefined, undefined)] },
+      params,
+      { colors },
+    ).context.services[0]!;
+    expect(legacy.colors).toEqual(['uncolored']);
+    expect(legacy.colorBackends).toEqual([]);
+  });
+
+  it('keeps an empty configured color’s preview backend with serverSlots 0, with no server', () => {
+    const exact = parseTemplateParams({ serverSlots: '0' });
+    const web = buildTemplateContext(
+      { services: [service('web', [instance('web', 1, 'blue')], 'blue', undefined)] },
+      exact,
+      { colors: ['blue', 'green'] },
+    ).context.services[0]!;
+    expect(web.colorBackends.map((b) => [b.name, b.color, b.slots.length])).toEqual([
+      ['web_c_blue', 'blue', 1],
+      ['web_c_green', 'green', 0],
+    ]);
+  });
+
   it('leaves invalid instances out with a warning naming them', () => {
     const snap = {
       services: [

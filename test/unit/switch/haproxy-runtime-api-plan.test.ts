@@ -1,5 +1,11 @@
+import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import { silentLogger } from '../../../src/log/logger.js';
 import { parseServersState, planRuntime, stateMismatches } from '../../../src/proxy/haproxy-runtime-api-plan.js';
+import { EtaTemplateRenderer } from '../../../src/render/eta-template-renderer.js';
+import { parseTemplateParams } from '../../../src/render/template-params.js';
+import type { Instance } from '../../../src/snapshot/snapshot.js';
+import { instance, service } from '../../fixtures/golden/snapshots.js';
 
 /** Configs in the slot layout of templates/haproxy.cfg.eta (docs/templates.md). */
 function config(live: string[], preview: string[] = [], extra = ''): string {
@@ -18,12 +24,10 @@ frontend main
 backend web_live
     balance roundrobin
     option httpchk GET /health
-${live.map((l) => `    server ${l}`).join('\n')}
-
+${live.map((l) => `    server ${l}\n`).join('')}
 backend web_preview
     balance roundrobin
-${preview.map((l) => `    server ${l}`).join('\n')}
-`;
+${preview.map((l) => `    server ${l}\n`).join('')}`;
 }
 
 const SPARE = '0.0.0.0:0 disabled weight 0';
@@ -165,6 +169,76 @@ describe('Runtime API planner', () => {
         'set server web_live/blue_2 addr 10.0.0.2 port 8080',
         'set weight web_live/blue_2 256',
         'set server web_live/blue_2 state ready',
+      ],
+    });
+  });
+});
+
+describe('Runtime API planner on the shipped template with the configured colors', () => {
+  const render = (serverSlots: string, instances: Instance[], idle?: string) =>
+    new EtaTemplateRenderer({
+      templatePath: path.resolve(import.meta.dirname, '../../../templates/haproxy.cfg.eta'),
+      params: parseTemplateParams({ serverSlots }),
+      colors: ['blue', 'green'],
+      logger: silentLogger(),
+    }).render({ services: [service('web', instances, 'blue', idle)] });
+  const blue = [instance('web', 1, 'blue')];
+  const withGreen = [...blue, instance('web', 1, 'green')];
+
+  it('fills green’s spares in every backend for its first instance, and empties them for its last', () => {
+    const first = planRuntime(render('4', blue), render('4', withGreen, 'green'));
+    expect(first).toMatchObject({ kind: 'runtime' });
+    if (first.kind !== 'runtime') return;
+    expect(first.commands.filter((c) => c.startsWith('add server'))).toEqual([]);
+    for (const backend of ['web_live', 'web_preview', 'web_c_green'])
+      expect(first.commands).toContain(`set server ${backend}/green_1 addr 10.0.2.1 port 8080`);
+    // Preview port and header reach it; the main port does not (weight 0 there).
+    expect(first.commands).toContain('set weight web_preview/green_1 256');
+    expect(first.commands).toContain('set weight web_c_green/green_1 256');
+    expect(first.commands).toContain('set weight web_live/green_1 0');
+
+    const last = planRuntime(render('4', withGreen, 'green'), render('4', blue));
+    expect(last).toMatchObject({ kind: 'runtime' });
+    if (last.kind !== 'runtime') return;
+    expect(last.commands).toContain('set server web_c_green/green_1 state maint');
+    expect(last.commands).toContain('set server web_preview/green_1 state maint');
+  });
+
+  it('adds the first server of an empty backend (serverSlots 0) as a dynamic server; its last one going is a reload', () => {
+    const before = render('0', blue);
+    expect(before).toMatch(/backend web_c_green\n(?: {4}.*\n)*\n/);
+    expect(before).not.toContain('server green_');
+    const first = planRuntime(before, render('0', withGreen, 'green'));
+    expect(first).toMatchObject({ kind: 'runtime' });
+    if (first.kind !== 'runtime') return;
+    expect(first.commands).toEqual(
+      expect.arrayContaining([
+        'add server web_c_green/green_1 0.0.0.0:0 weight 0 disabled check inter 2s fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down',
+        'enable health web_c_green/green_1',
+        'set server web_c_green/green_1 addr 10.0.2.1 port 8080',
+        'set weight web_c_green/green_1 256',
+        'set server web_c_green/green_1 state ready',
+      ]),
+    );
+    // `del server` refuses a server with connections left, so a slot that goes is a reload.
+    expect(planRuntime(render('0', withGreen, 'green'), render('0', blue))).toMatchObject({
+      kind: 'structural',
+      why: expect.stringContaining('is no longer in the config'),
+    });
+  });
+
+  it('adds a server to a backend that has none', () => {
+    const empty = config([]);
+    expect(planRuntime(empty, config([`green_1 10.0.0.2:8080 weight 256`]))).toMatchObject({
+      kind: 'runtime',
+      changed: 1,
+      commands: [
+        'add server web_live/green_1 0.0.0.0:0 weight 0 disabled check inter 2s fall 2 rise 2',
+        'enable health web_live/green_1',
+        'set server web_live/green_1 addr 10.0.0.2 port 8080',
+        'set weight web_live/green_1 256',
+        'set server web_live/green_1 state ready',
+        'set server web_live/green_1 health up',
       ],
     });
   });
