@@ -34,7 +34,7 @@ export interface WaitChoiceInput {
   waitPending: boolean;
   /** An apply that reloads is running. */
   reloading: boolean;
-  /** When the last apply that reloaded started or ended (clock ms), if any. */
+  /** When the last apply that reloaded the proxy ended (clock ms), if any. */
   lastReloadAt: number | undefined;
   now: number;
 }
@@ -47,8 +47,8 @@ export interface WaitChoice {
 
 /**
  * How long a change that needs a reload waits (Quiescence). A change that only grows what is served
- * (isGrowth) while a burst is under way — a reload ran or ended less than the growth quiet period
- * ago, one is running, or a change is already waiting — takes the growth wait, so a burst of 50
+ * (isGrowth) while a burst is under way — a reload ended less than the growth quiet period ago, one
+ * is running, or a change is already waiting — takes the growth wait, so a burst of 50
  * starts costs about two reloads instead of one a second. The first change after a quiet spell and
  * every change that is not growth (an instance removed or failing, a switch, a new service) take
  * `--wait`; Quiescence lets the shorter range win, so a growth wait never delays them.

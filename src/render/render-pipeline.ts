@@ -69,13 +69,14 @@ export class RenderPipeline implements Lifecycle {
   private readonly queue = new PQueue({ concurrency: 1 });
   private readonly quiet: Quiescence;
   private readonly growthWait: WaitRange | undefined;
-  /** A change that needs a reload is waiting in `quiet`; when it fires, the apply it starts reloads. */
+  /** A change that needs a reload is waiting in `quiet`; the apply it starts will likely reload. */
   private reloadWaiting = false;
-  /** The apply running was started for a change that needs a reload. */
-  private reloading = false;
-  private lastReloadAt: number | undefined;
   /** The next apply carries a change that needs a reload. */
   private reloadDue = false;
+  /** The apply running carries a change that needs a reload. */
+  private reloading = false;
+  /** When the last apply that reloaded the proxy ended. */
+  private lastReloadAt: number | undefined;
   private latest: Snapshot | undefined;
   private applied: Snapshot | undefined;
   private firstUnappliedAt: number | undefined;
@@ -149,7 +150,6 @@ export class RenderPipeline implements Lifecycle {
     if (this.reloadWaiting) {
       this.reloadWaiting = false;
       this.reloadDue = true;
-      this.lastReloadAt = this.clock.now();
     }
     this.enqueue();
   }
@@ -271,7 +271,9 @@ export class RenderPipeline implements Lifecycle {
     }
 
     this.reloading = false;
-    if (reloadDue || outcome.action === 'reloaded') this.lastReloadAt = this.clock.now();
+    // Only a reload that happened: an instance registered before its first check passed renders
+    // the same config, and the change that makes it passing must not wait as if a burst were on.
+    if (outcome.action === 'reloaded') this.lastReloadAt = this.clock.now();
     this.failing = false;
     for (const change of liveChanges(this.applied, snapshot)) metrics?.switches.inc({ action: change.action });
     this.applied = snapshot;

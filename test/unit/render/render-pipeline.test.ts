@@ -454,6 +454,38 @@ describe('RenderPipeline: growth during a burst waits longer (--growth-wait)', (
     expect(t.driver.applied.at(-1)!.snapshot.services[0]!.live).toBe('green');
   });
 
+  it('does not count an apply that left the config unchanged as a reload', async () => {
+    const t = await served(GROWTH);
+    // Like the templates: only passing instances reach the config.
+    t.renderer.render = (s) => `servers ${s.services[0]!.instances.filter((i) => i.health === 'passing').length}`;
+    const registered = (health: 'passing' | 'critical') =>
+      buildSnapshot(
+        {
+          health: new Map([
+            [
+              'app',
+              [1, 2, 3].map((i) =>
+                healthInstance('app', `a${i}`, {
+                  color: 'blue',
+                  address: `10.0.0.${i}`,
+                  status: i === 3 ? health : 'passing',
+                }),
+              ),
+            ],
+          ]),
+          states: new Map([['app', { live: 'blue' }]]),
+        },
+        { colors: DEFAULT_COLORS, services: ['app'] },
+      ).snapshot;
+    const t1 = t.clock.now();
+    t.pipeline.update(registered('critical')); // a new container, its check not run yet
+    await t.clock.advance(1_000);
+    t.pipeline.update(registered('passing'));
+    await t.clock.advance(5_000);
+    expect(t.applyTimes).toEqual([t1 + 100, t1 + 1100]);
+    expect(t.driver.applied.map((a) => a.config)).toEqual(['servers 2', 'servers 2', 'servers 3']);
+  });
+
   it('is off with a growth wait no longer than --wait', async () => {
     const t = await served({ minMs: 0, maxMs: 0 });
     const t1 = t.clock.now();
