@@ -77,6 +77,8 @@ export class RenderPipeline implements Lifecycle {
   private reloading = false;
   /** When the last apply that reloaded the proxy ended. */
   private lastReloadAt: number | undefined;
+  /** The config of the last successful apply. */
+  private appliedConfig: string | undefined;
   private latest: Snapshot | undefined;
   private applied: Snapshot | undefined;
   private firstUnappliedAt: number | undefined;
@@ -256,7 +258,8 @@ export class RenderPipeline implements Lifecycle {
     }
 
     let outcome: ApplyOutcome;
-    this.reloading = reloadDue;
+    // The same config as installed (an instance registered before its first check passed) reloads nothing.
+    this.reloading = reloadDue && config !== this.appliedConfig;
     try {
       outcome = await this.options.driver.apply({ config, snapshot, reason });
     } catch (err) {
@@ -274,6 +277,7 @@ export class RenderPipeline implements Lifecycle {
     // Only a reload that happened: an instance registered before its first check passed renders
     // the same config, and the change that makes it passing must not wait as if a burst were on.
     if (outcome.action === 'reloaded') this.lastReloadAt = this.clock.now();
+    this.appliedConfig = config;
     this.failing = false;
     for (const change of liveChanges(this.applied, snapshot)) metrics?.switches.inc({ action: change.action });
     this.applied = snapshot;

@@ -454,36 +454,45 @@ describe('RenderPipeline: growth during a burst waits longer (--growth-wait)', (
     expect(t.driver.applied.at(-1)!.snapshot.services[0]!.live).toBe('green');
   });
 
+  /** Instances 1..n, the last one `health` (a new container before and after its first check). */
+  function lastIs(n: number, health: 'passing' | 'critical'): Snapshot {
+    const instances = range(1, n).map((i) =>
+      healthInstance('app', `a${i}`, { color: 'blue', address: `10.0.0.${i}`, status: i === n ? health : 'passing' }),
+    );
+    return buildSnapshot(
+      { health: new Map([['app', instances]]), states: new Map([['app', { live: 'blue' }]]) },
+      { colors: DEFAULT_COLORS, services: ['app'] },
+    ).snapshot;
+  }
+  // Like the shipped templates: only passing instances reach the config.
+  const passingOnly = (s: Snapshot) =>
+    `servers ${s.services[0]!.instances.filter((i) => i.health === 'passing').length}`;
+
   it('does not count an apply that left the config unchanged as a reload', async () => {
     const t = await served(GROWTH);
-    // Like the templates: only passing instances reach the config.
-    t.renderer.render = (s) => `servers ${s.services[0]!.instances.filter((i) => i.health === 'passing').length}`;
-    const registered = (health: 'passing' | 'critical') =>
-      buildSnapshot(
-        {
-          health: new Map([
-            [
-              'app',
-              [1, 2, 3].map((i) =>
-                healthInstance('app', `a${i}`, {
-                  color: 'blue',
-                  address: `10.0.0.${i}`,
-                  status: i === 3 ? health : 'passing',
-                }),
-              ),
-            ],
-          ]),
-          states: new Map([['app', { live: 'blue' }]]),
-        },
-        { colors: DEFAULT_COLORS, services: ['app'] },
-      ).snapshot;
+    t.renderer.render = passingOnly;
     const t1 = t.clock.now();
-    t.pipeline.update(registered('critical')); // a new container, its check not run yet
+    t.pipeline.update(lastIs(3, 'critical'));
     await t.clock.advance(1_000);
-    t.pipeline.update(registered('passing'));
+    t.pipeline.update(lastIs(3, 'passing'));
     await t.clock.advance(5_000);
     expect(t.applyTimes).toEqual([t1 + 100, t1 + 1100]);
     expect(t.driver.applied.map((a) => a.config)).toEqual(['servers 2', 'servers 2', 'servers 3']);
+  });
+
+  it('does not count an apply in flight that installs the same config as a reload either', async () => {
+    const t = await served(GROWTH);
+    t.renderer.render = passingOnly;
+    const t1 = t.clock.now();
+    t.driver.hold = true;
+    t.pipeline.update(lastIs(3, 'critical'));
+    await t.clock.advance(100);
+    t.pipeline.update(lastIs(3, 'passing')); // while the unchanged apply runs
+    await t.clock.advance(10);
+    t.driver.finish();
+    await t.clock.advance(5_000);
+    expect(t.applyTimes).toEqual([t1 + 100, t1 + 200]);
+    expect(t.driver.applied.at(-1)!.config).toBe('servers 3');
   });
 
   it('is off with a growth wait no longer than --wait', async () => {
