@@ -2,6 +2,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_CONSUL_WAIT_MS, MAX_CONSUL_WAIT_MS } from '../consul/blocking-query.js';
 import { COLOR_PATTERN } from '../domain/color.js';
 import { splitList } from '../domain/list.js';
+import { DEFAULT_GROWTH_WAIT_TEXT } from '../render/growth-wait.js';
 import { DEFAULT_WAIT_TEXT } from '../render/render-options.js';
 import { DEFAULT_RETRY_DELAY_MS } from '../render/render-pipeline.js';
 import { DEFAULT_COLORS } from '../snapshot/build-snapshot.js';
@@ -99,6 +100,15 @@ export function addRenderOptions(cmd: Command): Command {
         .env('SWITCHYARD_WAIT')
         .argParser(parseWait)
         .default(parseWait(DEFAULT_WAIT_TEXT), DEFAULT_WAIT_TEXT),
+    )
+    .addOption(
+      new Option(
+        '--growth-wait <min:max>',
+        'during a burst, a change that only adds instances waits for min of quiet, at most max (fewer reloads); 0: off',
+      )
+        .env('SWITCHYARD_GROWTH_WAIT')
+        .argParser(parseWait)
+        .default(parseWait(DEFAULT_GROWTH_WAIT_TEXT), DEFAULT_GROWTH_WAIT_TEXT),
     )
     .addOption(
       new Option('--consul-wait <duration>', 'how long Consul may hold each blocking query (at most 10m)')

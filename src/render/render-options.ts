@@ -16,6 +16,8 @@ export interface RenderOptions {
   config?: string;
   templateParam: Record<string, string>;
   wait: WaitRange;
+  /** The longer wait for growth during a burst (render/growth-wait.ts); `0` turns it off. */
+  growthWait: WaitRange;
   consulWait: number;
   restartGrace: number;
   retryDelay: number;

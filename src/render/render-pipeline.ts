@@ -10,6 +10,7 @@ import type { Snapshot } from '../snapshot/snapshot.js';
 import { liveChanges } from '../switch/live-changes.js';
 import { systemClock, type Clock, type TimerHandle } from '../time/clock.js';
 import { Quiescence, type WaitRange } from '../watch/quiescence.js';
+import { chooseWait, effectiveGrowthWait } from './growth-wait.js';
 import type { ApplyRecord } from './render-health.js';
 import { templateErrorText } from './template-error.js';
 import type { TemplateRenderer } from './template-renderer.js';
@@ -26,6 +27,11 @@ export interface RenderPipelineOptions {
   metrics?: Metrics;
   /** consul-template's wait min:max between a change and the render. */
   wait: WaitRange;
+  /**
+   * The longer wait for growth during a burst (growth-wait.ts, `--growth-wait`); undefined, `0` or a
+   * range no longer than `wait`: off.
+   */
+  growthWait?: WaitRange;
   /** After a failed apply (checker rejection, reload failure), try again this much later even without a change. */
   retryDelayMs?: number;
   reporter?: RendererReporter;
@@ -48,7 +54,9 @@ const ACTION_TEXT: Record<ApplyOutcome['action'], string> = {
 /**
  * Snapshots → debounce (wait min:max) → render → check, install, reload, one at a time. Changes
  * that need no reload (the driver applies them through HAProxy's Runtime API) and operator actions
- * (a switch, rollback or canary step: the live color or weights changed) skip the debounce.
+ * (a switch, rollback or canary step: the live color or weights changed) skip the debounce. Growth
+ * during a burst (more instances while reloads are already under way) waits longer, so a burst
+ * of starts costs about two reloads (growth-wait.ts).
  *
  * One p-queue of concurrency 1 runs applies, so two never overlap; changes arriving meanwhile are
  * coalesced into at most one pending apply, which renders the newest snapshot when it runs. A failure
@@ -60,6 +68,17 @@ export class RenderPipeline implements Lifecycle {
   private readonly clock: Clock;
   private readonly queue = new PQueue({ concurrency: 1 });
   private readonly quiet: Quiescence;
+  private readonly growthWait: WaitRange | undefined;
+  /** A change that needs a reload is waiting in `quiet`; the apply it starts will likely reload. */
+  private reloadWaiting = false;
+  /** The next apply carries a change that needs a reload. */
+  private reloadDue = false;
+  /** The apply running carries a change that needs a reload. */
+  private reloading = false;
+  /** When the last apply that reloaded the proxy ended. */
+  private lastReloadAt: number | undefined;
+  /** The config of the last successful apply. */
+  private appliedConfig: string | undefined;
   private latest: Snapshot | undefined;
   private applied: Snapshot | undefined;
   private firstUnappliedAt: number | undefined;
@@ -75,7 +94,8 @@ export class RenderPipeline implements Lifecycle {
   constructor(private readonly options: RenderPipelineOptions) {
     this.log = options.logger.child({ component: 'render' });
     this.clock = options.clock ?? systemClock;
-    this.quiet = new Quiescence(options.wait, this.clock, () => this.enqueue());
+    this.growthWait = effectiveGrowthWait(options.wait, options.growthWait);
+    this.quiet = new Quiescence(options.wait, this.clock, () => this.fired());
   }
 
   /** Successes and failures of applies so far, for /healthz (render-health.ts). */
@@ -103,7 +123,37 @@ export class RenderPipeline implements Lifecycle {
     // The quiet period exists to coalesce reloads. A change that needs none, and an operator's
     // switch, rollback or canary step, are applied at once.
     if (this.immediate(snapshot)) this.quiet.flush(true);
-    else this.quiet.trigger();
+    else this.waitForReload(snapshot);
+  }
+
+  private waitForReload(snapshot: Snapshot): void {
+    const choice = chooseWait({
+      wait: this.options.wait,
+      growthWait: this.growthWait,
+      applied: this.applied,
+      next: snapshot,
+      failing: this.failing,
+      waitPending: this.quiet.pending,
+      reloading: this.reloading,
+      lastReloadAt: this.lastReloadAt,
+      now: this.clock.now(),
+    });
+    if (choice.growth && !this.quiet.pending) {
+      const g = choice.range;
+      this.log.debug(
+        `more instances during a burst of changes: reloading after ${formatMs(g.minMs)} of quiet, at most ${formatMs(g.maxMs)} from now (--growth-wait)`,
+      );
+    }
+    this.reloadWaiting = true;
+    this.quiet.trigger(choice.range);
+  }
+
+  private fired(): void {
+    if (this.reloadWaiting) {
+      this.reloadWaiting = false;
+      this.reloadDue = true;
+    }
+    this.enqueue();
   }
 
   private immediate(snapshot: Snapshot): boolean {
@@ -170,6 +220,8 @@ export class RenderPipeline implements Lifecycle {
     this.reasons.clear();
     const seenAt = this.firstUnappliedAt;
     this.firstUnappliedAt = undefined;
+    const reloadDue = this.reloadDue;
+    this.reloadDue = false;
     const templateEdited = reasons.includes('template edited');
     const metrics = this.options.metrics;
 
@@ -206,9 +258,12 @@ export class RenderPipeline implements Lifecycle {
     }
 
     let outcome: ApplyOutcome;
+    // The same config as installed (an instance registered before its first check passed) reloads nothing.
+    this.reloading = reloadDue && config !== this.appliedConfig;
     try {
       outcome = await this.options.driver.apply({ config, snapshot, reason });
     } catch (err) {
+      this.reloading = false;
       metrics?.renders.inc({ outcome: 'error' });
       this.failing = true;
       this.keepSeenAt(seenAt);
@@ -218,6 +273,11 @@ export class RenderPipeline implements Lifecycle {
       return;
     }
 
+    this.reloading = false;
+    // Only a reload that happened: an instance registered before its first check passed renders
+    // the same config, and the change that makes it passing must not wait as if a burst were on.
+    if (outcome.action === 'reloaded') this.lastReloadAt = this.clock.now();
+    this.appliedConfig = config;
     this.failing = false;
     for (const change of liveChanges(this.applied, snapshot)) metrics?.switches.inc({ action: change.action });
     this.applied = snapshot;

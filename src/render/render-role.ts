@@ -101,6 +101,7 @@ export class RenderRole implements Lifecycle, HealthReporter {
       logger: deps.logger,
       metrics: deps.metrics,
       wait: o.wait,
+      growthWait: o.growthWait,
       retryDelayMs: o.retryDelay,
       reporter: new KvRendererReporter(deps.consul, deps.kvPrefix),
     });

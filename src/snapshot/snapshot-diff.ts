@@ -75,3 +75,43 @@ export function summarizeChanges(changes: readonly string[], limit = 8): string 
 function weightsOrNone(w: Weights | undefined): string {
   return w ? weightsText(w) : 'none';
 }
+
+const served = (i: Instance): boolean => i.health === 'passing' && !i.maintenance;
+
+/**
+ * The change from `prev` to `next` only grows what is served: every difference is an instance
+ * added (in a color the service already had) or an instance that now gets traffic (passing and out
+ * of maintenance) and did not before. Nothing removed, no instance that loses traffic or changes
+ * address, port, color, tags or meta, no live or idle color, weight or state change, no service
+ * appearing or going. The render pipeline lets growth during a burst wait longer (`--growth-wait`):
+ * delaying it costs only the time before new capacity is used, never a request sent to something gone.
+ * False when nothing changed, and for the first config.
+ */
+export function isGrowth(prev: Snapshot | undefined, next: Snapshot): boolean {
+  if (!prev || prev.services.length !== next.services.length) return false;
+  const before = new Map(prev.services.map((s) => [s.name, s]));
+  let grew = false;
+  for (const s of next.services) {
+    const old = before.get(s.name);
+    if (!old || old.live !== s.live || old.idle !== s.idle || !deepEqual(old.state, s.state)) return false;
+    const oldInstances = new Map(old.instances.map((i) => [instanceKey(i), i]));
+    const colors = new Set(old.instances.map((i) => i.color));
+    let kept = 0;
+    for (const i of s.instances) {
+      const was = oldInstances.get(instanceKey(i));
+      if (!was) {
+        // A color new to the service brings its own backend (preview, per-color routing).
+        if (!colors.has(i.color)) return false;
+        grew = true;
+        continue;
+      }
+      kept += 1;
+      if (deepEqual(was, i)) continue;
+      const sameOtherwise = deepEqual({ ...was, health: i.health, maintenance: i.maintenance }, i);
+      if (!sameOtherwise || served(was) || !served(i)) return false;
+      grew = true;
+    }
+    if (kept !== old.instances.length) return false;
+  }
+  return grew;
+}

@@ -10,10 +10,18 @@ export interface WaitRange {
  * consul-template's `wait min:max`: after a change, fire once `min` has passed with no further
  * change, but never later than `max` after the first change of the burst. A burst of 50 changes
  * in a second becomes one or two renders instead of 50 reloads. `min` of 0 fires at once.
+ *
+ * A change may bring its own range (the render pipeline's longer growth wait, or its normal one
+ * while a growth wait is pending). Ranges only ever make a pending fire more urgent: the quiet
+ * period is the shortest `min` of the changes still waiting, and the deadline the earliest of
+ * their `now + max`. So a change with a long range never delays one with a short range that
+ * arrived before it, and a short-range change brings a pending long wait forward.
  */
 export class Quiescence {
-  private minTimer: TimerHandle | undefined;
-  private maxTimer: TimerHandle | undefined;
+  private timer: TimerHandle | undefined;
+  /** Of the changes waiting: the shortest quiet period and the earliest deadline. */
+  private quietMs = Infinity;
+  private deadline = Infinity;
   private closed = false;
 
   constructor(
@@ -22,21 +30,24 @@ export class Quiescence {
     private readonly fire: () => void,
   ) {}
 
-  /** A change arrived. */
-  trigger(): void {
+  /** A change arrived; `range` defaults to the wait this Quiescence was made with. */
+  trigger(range: WaitRange = this.wait): void {
     if (this.closed) return;
-    if (this.wait.minMs <= 0) {
-      this.fire();
+    this.quietMs = Math.min(this.quietMs, range.minMs);
+    if (this.quietMs <= 0) {
+      this.fireNow();
       return;
     }
-    this.clock.clearTimeout(this.minTimer);
-    this.minTimer = this.clock.setTimeout(() => this.fireNow(), this.wait.minMs);
-    if (!this.maxTimer) this.maxTimer = this.clock.setTimeout(() => this.fireNow(), this.wait.maxMs);
+    const now = this.clock.now();
+    this.deadline = Math.min(this.deadline, now + range.maxMs);
+    this.clock.clearTimeout(this.timer);
+    const at = Math.min(now + this.quietMs, this.deadline);
+    this.timer = this.clock.setTimeout(() => this.fireNow(), at - now);
   }
 
   /** A change is waiting to fire. */
   get pending(): boolean {
-    return this.minTimer !== undefined;
+    return this.timer !== undefined;
   }
 
   /** Fires now if a change is waiting (or unconditionally with `force`). */
@@ -55,9 +66,9 @@ export class Quiescence {
   }
 
   private cancel(): void {
-    this.clock.clearTimeout(this.minTimer);
-    this.clock.clearTimeout(this.maxTimer);
-    this.minTimer = undefined;
-    this.maxTimer = undefined;
+    this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.quietMs = Infinity;
+    this.deadline = Infinity;
   }
 }

@@ -22,6 +22,7 @@ describe('render options', () => {
     expect(o).toMatchObject({
       proxy: 'haproxy',
       wait: { minMs: 250, maxMs: 1000 },
+      growthWait: { minMs: 2000, maxMs: 30_000 },
       consulWait: 300_000,
       restartGrace: 30_000,
       retryDelay: 5_000,
@@ -40,6 +41,7 @@ describe('render options', () => {
       {
         SWITCHYARD_PROXY: 'nginx',
         SWITCHYARD_WAIT: '200ms:2s',
+        SWITCHYARD_GROWTH_WAIT: '5s:1m',
         SWITCHYARD_SERVICES: 'web,api',
         SWITCHYARD_TEMPLATE_PARAMS: 'bind=127.0.0.1,statsPort=0',
       },
@@ -47,6 +49,7 @@ describe('render options', () => {
     expect(o).toMatchObject({
       proxy: 'nginx',
       wait: { minMs: 200, maxMs: 2000 },
+      growthWait: { minMs: 5000, maxMs: 60_000 },
       services: ['web', 'api'],
       reload: false,
       templateParam: { mainPort: '8000', log: 'stdout format raw local0 info' },
@@ -62,6 +65,8 @@ describe('render options', () => {
     expect(() => parse(['--proxy', 'envoy'])).toThrow('expected one of haproxy, nginx, got "envoy"');
     expect(() => parse(['--consul-wait', '20m'])).toThrow('between 1s and 10m');
     expect(() => parse(['--wait', '2s:1s'])).toThrow('max must not be below min');
+    expect(() => parse(['--growth-wait', '30s:2s'])).toThrow('max must not be below min');
+    expect(parse(['--growth-wait', '0s']).growthWait).toEqual({ minMs: 0, maxMs: 0 });
     expect(() => parse(['--colors', 'Blue'])).toThrow('expected colors of 1-32');
     expect(() => parse(['--services', 'web;evil'])).toThrow('expected Consul service names');
     expect(() => collectTemplateParams('=x')).toThrow('expected key=value');

@@ -351,3 +351,157 @@ describe('RenderPipeline', () => {
     expect(driver.applied).toHaveLength(3);
   });
 });
+
+/** Service "app", live blue, with the blue instances numbered `ids` (10.0.0.<id>). */
+function blues(ids: readonly number[], live = 'blue'): Snapshot {
+  const instances = ids.map((i) => healthInstance('app', `a${i}`, { color: 'blue', address: `10.0.0.${i}` }));
+  return buildSnapshot(
+    { health: new Map([['app', instances]]), states: new Map([['app', { live }]]) },
+    { colors: DEFAULT_COLORS, services: ['app'] },
+  ).snapshot;
+}
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+const GROWTH = { minMs: 2000, maxMs: 30_000 };
+
+describe('RenderPipeline: growth during a burst waits longer (--growth-wait)', () => {
+  /** Serves 1..2, then a quiet spell; returns when the burst may begin. */
+  async function served(growthWait: typeof GROWTH | undefined) {
+    const t = setup({ growthWait });
+    t.pipeline.update(blues([1, 2]));
+    await t.clock.advance(10_000);
+    expect(t.driver.applied).toHaveLength(1);
+    const applyTimes: number[] = [];
+    const apply = t.driver.apply.bind(t.driver);
+    t.driver.apply = (input) => {
+      applyTimes.push(t.clock.now());
+      return apply(input);
+    };
+    return { ...t, applyTimes };
+  }
+
+  /** 50 instances added one every 220 ms (Docker starting 50 containers in 11 s). */
+  async function burst(t: Awaited<ReturnType<typeof served>>) {
+    for (let n = 3; n <= 52; n++) {
+      t.pipeline.update(blues(range(1, n)));
+      await t.clock.advance(220);
+    }
+  }
+
+  it('turns a burst of 50 starts over 11 s into two reloads, the first after the normal wait', async () => {
+    const t = await served(GROWTH);
+    const start = t.clock.now();
+    await burst(t);
+    const end = t.clock.now() - 220;
+    await t.clock.advance(5_000);
+    expect(t.applyTimes).toEqual([start + 100, end + 2000]);
+    expect(t.driver.applied.at(-1)!.config).toBe('servers 52');
+  });
+
+  it('reloads about once a second through the same burst without it', async () => {
+    const t = await served(undefined);
+    await burst(t);
+    await t.clock.advance(5_000);
+    expect(t.driver.applied.length - 1).toBeGreaterThan(8);
+    expect(t.driver.applied.at(-1)!.config).toBe('servers 52');
+  });
+
+  it('serves a single new instance after the normal wait, and a second one after a quiet spell too', async () => {
+    const t = await served(GROWTH);
+    const t1 = t.clock.now();
+    t.pipeline.update(blues([1, 2, 3]));
+    await t.clock.advance(5_000);
+    const t2 = t.clock.now();
+    t.pipeline.update(blues([1, 2, 3, 4]));
+    await t.clock.advance(5_000);
+    expect(t.applyTimes).toEqual([t1 + 100, t2 + 100]);
+  });
+
+  it('lets growth that arrives within the growth quiet period of a reload wait for 2 s of quiet', async () => {
+    const t = await served(GROWTH);
+    const t1 = t.clock.now();
+    t.pipeline.update(blues([1, 2, 3]));
+    await t.clock.advance(1_000);
+    t.pipeline.update(blues([1, 2, 3, 4]));
+    await t.clock.advance(5_000);
+    expect(t.applyTimes).toEqual([t1 + 100, t1 + 1000 + 2000]);
+  });
+
+  it('never delays a removal: it brings a pending growth wait forward to the normal wait', async () => {
+    const t = await served(GROWTH);
+    const t1 = t.clock.now();
+    t.pipeline.update(blues([1, 2, 3]));
+    await t.clock.advance(500);
+    t.pipeline.update(blues([1, 2, 3, 4])); // growth: waits for 2 s of quiet
+    await t.clock.advance(500);
+    t.pipeline.update(blues([2, 3, 4])); // instance 1 gone
+    await t.clock.advance(50);
+    t.pipeline.update(blues([2, 3, 4, 5])); // growth again: does not push the removal back
+    await t.clock.advance(5_000);
+    expect(t.applyTimes).toEqual([t1 + 100, t1 + 1000 + 150]);
+    expect(t.driver.applied.at(-1)!.config).toBe('servers 4');
+  });
+
+  it('applies a switch at once while a growth wait is pending, with the growth it carries', async () => {
+    const t = await served(GROWTH);
+    const t1 = t.clock.now();
+    t.pipeline.update(blues([1, 2, 3]));
+    await t.clock.advance(500);
+    t.pipeline.update(blues([1, 2, 3, 4]));
+    await t.clock.advance(500);
+    t.pipeline.update(blues([1, 2, 3, 4], 'green'));
+    await flushPromises();
+    expect(t.applyTimes).toEqual([t1 + 100, t1 + 1000]);
+    expect(t.driver.applied.at(-1)!.snapshot.services[0]!.live).toBe('green');
+  });
+
+  /** Instances 1..n, the last one `health` (a new container before and after its first check). */
+  function lastIs(n: number, health: 'passing' | 'critical'): Snapshot {
+    const instances = range(1, n).map((i) =>
+      healthInstance('app', `a${i}`, { color: 'blue', address: `10.0.0.${i}`, status: i === n ? health : 'passing' }),
+    );
+    return buildSnapshot(
+      { health: new Map([['app', instances]]), states: new Map([['app', { live: 'blue' }]]) },
+      { colors: DEFAULT_COLORS, services: ['app'] },
+    ).snapshot;
+  }
+  // Like the shipped templates: only passing instances reach the config.
+  const passingOnly = (s: Snapshot) =>
+    `servers ${s.services[0]!.instances.filter((i) => i.health === 'passing').length}`;
+
+  it('does not count an apply that left the config unchanged as a reload', async () => {
+    const t = await served(GROWTH);
+    t.renderer.render = passingOnly;
+    const t1 = t.clock.now();
+    t.pipeline.update(lastIs(3, 'critical'));
+    await t.clock.advance(1_000);
+    t.pipeline.update(lastIs(3, 'passing'));
+    await t.clock.advance(5_000);
+    expect(t.applyTimes).toEqual([t1 + 100, t1 + 1100]);
+    expect(t.driver.applied.map((a) => a.config)).toEqual(['servers 2', 'servers 2', 'servers 3']);
+  });
+
+  it('does not count an apply in flight that installs the same config as a reload either', async () => {
+    const t = await served(GROWTH);
+    t.renderer.render = passingOnly;
+    const t1 = t.clock.now();
+    t.driver.hold = true;
+    t.pipeline.update(lastIs(3, 'critical'));
+    await t.clock.advance(100);
+    t.pipeline.update(lastIs(3, 'passing')); // while the unchanged apply runs
+    await t.clock.advance(10);
+    t.driver.finish();
+    await t.clock.advance(5_000);
+    expect(t.applyTimes).toEqual([t1 + 100, t1 + 200]);
+    expect(t.driver.applied.at(-1)!.config).toBe('servers 3');
+  });
+
+  it('is off with a growth wait no longer than --wait', async () => {
+    const t = await served({ minMs: 0, maxMs: 0 });
+    const t1 = t.clock.now();
+    t.pipeline.update(blues([1, 2, 3]));
+    await t.clock.advance(500);
+    t.pipeline.update(blues([1, 2, 3, 4]));
+    await t.clock.advance(5_000);
+    expect(t.applyTimes).toEqual([t1 + 100, t1 + 600]);
+  });
+});

@@ -10,6 +10,7 @@ const options: RenderOptions = {
   proxy: 'haproxy',
   templateParam: {},
   wait: { minMs: 0, maxMs: 0 },
+  growthWait: { minMs: 0, maxMs: 0 },
   consulWait: 1_000,
   restartGrace: 0,
   trafficInterval: 5000,

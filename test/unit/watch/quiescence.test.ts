@@ -64,4 +64,48 @@ describe('Quiescence (wait min:max)', () => {
     expect(fired).toEqual([t0]);
     expect(clock.pendingTimers).toBe(0);
   });
+
+  it('a longer range never delays a change waiting with a shorter one', async () => {
+    const { clock, fired, q, t0 } = setup(100, 1000);
+    q.trigger();
+    await clock.advance(50);
+    q.trigger({ minMs: 2000, maxMs: 30_000 });
+    await clock.advance(100);
+    // The quiet period stays 100 ms, restarted by the second change.
+    expect(fired).toEqual([t0 + 150]);
+  });
+
+  it('a shorter range brings a pending long wait forward, and the next wait is long again', async () => {
+    const { clock, fired, q, t0 } = setup(100, 1000);
+    const growth = { minMs: 2000, maxMs: 30_000 };
+    q.trigger(growth);
+    await clock.advance(1500);
+    expect(fired).toEqual([]);
+    q.trigger();
+    await clock.advance(100);
+    expect(fired).toEqual([t0 + 1600]);
+    q.trigger(growth);
+    await clock.advance(1999);
+    expect(fired).toHaveLength(1);
+    await clock.advance(1);
+    expect(fired).toEqual([t0 + 1600, t0 + 3600]);
+  });
+
+  it('a long wait under a steady stream fires at its own max, and a short change caps it at its max', async () => {
+    const { clock, fired, q, t0 } = setup(100, 1000);
+    const growth = { minMs: 2000, maxMs: 5000 };
+    // One change every second: never 2 s of quiet.
+    for (let i = 0; i < 7; i++) {
+      q.trigger(growth);
+      await clock.advance(1000);
+    }
+    expect(fired).toEqual([t0 + 5000]);
+    // A stream of short-range changes, every 50 ms while long ones keep coming: fires 1 s after the first short one.
+    const start = clock.now();
+    for (let i = 0; i < 30; i++) {
+      q.trigger(i % 2 === 0 ? { minMs: 100, maxMs: 1000 } : growth);
+      await clock.advance(50);
+    }
+    expect(fired[1]).toBe(start + 1000);
+  });
 });
