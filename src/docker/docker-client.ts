@@ -63,6 +63,8 @@ export interface EventStreamOptions {
   /** Replay from this moment (seconds since the epoch, with a fraction). */
   since?: string;
   signal: AbortSignal;
+  /** Called once dockerd has answered the subscription, before any event. */
+  onOpen?: () => void;
 }
 
 export interface ExecResult {

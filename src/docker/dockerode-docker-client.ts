@@ -86,6 +86,7 @@ export class DockerodeDockerClient implements DockerClient {
       if (signal.aborted) return;
       throw this.wrap('open the event stream', err);
     }
+    options.onOpen?.();
     const splitter = new LineSplitter();
     const onAbort = () => stream.destroy();
     signal.addEventListener('abort', onAbort, { once: true });

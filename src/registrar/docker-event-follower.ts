@@ -32,6 +32,9 @@ export interface StreamDown {
 export class DockerEventFollower {
   private lastEventNano: bigint | undefined;
   private downState: StreamDown | undefined;
+  /** When dockerd answered the current subscription (now() ms); undefined while there is none. */
+  private openSince: number | undefined;
+  private attempt = 0;
 
   constructor(
     private readonly docker: DockerClient,
@@ -44,10 +47,22 @@ export class DockerEventFollower {
     return this.downState;
   }
 
+  /**
+   * A reconcile that started at `startedAt` (now() ms) completed. When the current subscription was
+   * already open then, nothing can have slipped between the stream and that listing, so the stream
+   * counts as up, even though the listing at reconnect failed (dockerd still starting, say):
+   * otherwise /healthz would say "down" for as long as the stream then stays up.
+   */
+  reconciled(startedAt: number): void {
+    if (this.downState && this.openSince !== undefined && this.openSince <= startedAt) {
+      this.attempt = 0;
+      this.downState = undefined;
+    }
+  }
+
   async run(): Promise<void> {
     const { signal } = this.deps;
     const now = this.deps.now ?? Date.now;
-    let attempt = 0;
     let connects = 0;
     while (!signal.aborted) {
       const streamAbort = new AbortController();
@@ -60,13 +75,14 @@ export class DockerEventFollower {
       connects++;
       let failure: unknown;
       try {
-        const iterator = this.docker.events({ since, signal: streamSignal })[Symbol.asyncIterator]();
+        const stream = this.docker.events({ since, signal: streamSignal, onOpen: () => (this.openSince = now()) });
+        const iterator = stream[Symbol.asyncIterator]();
         // The first next() sends the request; the listing starts only after it.
         let next = iterator.next();
         void this.handlers.connected(trigger).then(
           (ok) => {
             if (ok && !streamSignal.aborted) {
-              attempt = 0;
+              this.attempt = 0;
               this.downState = undefined;
             }
           },
@@ -82,11 +98,12 @@ export class DockerEventFollower {
       } catch (err) {
         failure = err;
       }
+      this.openSince = undefined;
       if (signal.aborted) break;
       streamAbort.abort();
       const reason = failure ? errorMessage(failure) : 'the stream ended (dockerd restarting?)';
       this.downState = { since: this.downState?.since ?? new Date(now()), reason };
-      const wait = backoffMs(attempt++, 500, 15_000);
+      const wait = backoffMs(this.attempt++, 500, 15_000);
       this.deps.log.warn(
         failure
           ? `Docker event stream failed (${reason}); reconnecting in ${wait} ms, then replaying missed events and reconciling`

@@ -311,6 +311,7 @@ export class Registrar implements Lifecycle, HealthReporter {
     if (reg > 0 || dereg > 0 || trigger !== 'resync') this.log.info(line, { trigger });
     else this.log.debug(line, { trigger });
     this.reconciledOnce = true;
+    this.follower.reconciled(started);
     this.startedResolve();
     return true;
   }

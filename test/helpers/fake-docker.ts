@@ -24,6 +24,7 @@ export class FakeDocker implements DockerClient {
 
   async *events(options: EventStreamOptions): AsyncIterable<DockerEvent> {
     this.subscriptions.push(options.since ? { since: options.since } : {});
+    options.onOpen?.();
     const buffer: Array<DockerEvent | 'end' | Error> = [];
     let wake: (() => void) | undefined;
     this.push = (e) => {

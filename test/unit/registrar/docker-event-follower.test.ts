@@ -80,6 +80,38 @@ describe('DockerEventFollower', () => {
     await waitFor('up after a reconnect whose reconcile completed', () => follower.down === undefined, 5_000);
   });
 
+  it('is up again once a reconcile that started after the reconnect completes, though the reconnect’s own failed', async () => {
+    // The soak's dockerd restart: the listing at reconnect failed (dockerd still starting), the
+    // stream then stayed open and events flowed, and /healthz said "down" until the next restart.
+    let ok = true;
+    const { docker, follower, events } = follow(() => ok);
+    await waitFor('subscribed', () => docker.connected, 2_000);
+    ok = false;
+    docker.failStream(new Error('connect ECONNREFUSED'));
+    await waitFor('resubscribed', () => docker.subscriptions.length === 2 && docker.connected, 5_000);
+    await new Promise((r) => setImmediate(r));
+    expect(follower.down?.reason).toBe('connect ECONNREFUSED');
+    // A reconcile that started before the stream was open proves nothing.
+    follower.reconciled(Date.now() - 60_000);
+    expect(follower.down).toBeDefined();
+    docker.containers.set('a', labelledContainer(1, { id: 'a' }));
+    docker.emit('start', 'a');
+    await waitFor('the event', () => events.length === 1, 2_000);
+    follower.reconciled(Date.now());
+    expect(follower.down).toBeUndefined();
+  });
+
+  it('stays down when the stream fails again before a later reconcile completes', async () => {
+    const { docker, follower } = follow(() => false);
+    await waitFor('subscribed', () => docker.connected, 2_000);
+    const started = Date.now();
+    docker.failStream(new Error('socket hang up'));
+    await waitFor('down', () => follower.down !== undefined, 2_000);
+    // The reconcile started while a stream was open, but that stream has failed since.
+    follower.reconciled(started);
+    expect(follower.down?.reason).toBe('socket hang up');
+  });
+
   it('ends when its signal aborts', async () => {
     const { docker, stop, done } = follow();
     await waitFor('subscribed', () => docker.connected, 2_000);
