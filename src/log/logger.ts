@@ -50,6 +50,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     ),
     transports: [new winston.transports.Stream({ stream })],
   });
+  // winston formats every line (timestamp, JSON) and passes it through its streams before the
+  // transport drops the ones below its level: a debug line cost as much CPU as a written one. Child
+  // loggers write through this one, so this drops them all first.
+  const write = logger.write.bind(logger);
+  logger.write = ((info: winston.LogEntry, ...rest: unknown[]) =>
+    logger.isLevelEnabled(info.level)
+      ? (write as (...a: unknown[]) => boolean)(info, ...rest)
+      : true) as typeof logger.write;
   outputs.set(logger, stream);
   return logger;
 }

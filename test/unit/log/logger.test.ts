@@ -46,3 +46,42 @@ describe('flushLogs', () => {
     expect(Date.now() - t0).toBeLessThan(2_000);
   });
 });
+
+describe('createLogger levels', () => {
+  function collect(): { stream: Writable; lines: () => Array<Record<string, unknown>> } {
+    const out: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        out.push(...chunk.toString().split('\n').filter(Boolean));
+        done();
+      },
+    });
+    return { stream, lines: () => out.map((l) => JSON.parse(l) as Record<string, unknown>) };
+  }
+
+  it('writes the lines at and above its level, from the root and child loggers, and none below', async () => {
+    const { stream, lines } = collect();
+    const logger = createLogger({ json: true, stream, level: 'info' });
+    const child = logger.child({ component: 'render' });
+    logger.debug('root debug');
+    child.debug('child debug', { detail: 1 });
+    logger.info('root info');
+    child.warn('child warn', { detail: 2 });
+    child.log('debug', 'child log debug');
+    child.log('error', 'child log error');
+    await flushLogs(logger, 5_000);
+    expect(lines()).toEqual([
+      expect.objectContaining({ level: 'info', message: 'root info' }),
+      expect.objectContaining({ level: 'warn', message: 'child warn', component: 'render', detail: 2 }),
+      expect.objectContaining({ level: 'error', message: 'child log error', component: 'render' }),
+    ]);
+  });
+
+  it('writes debug lines at level debug', async () => {
+    const { stream, lines } = collect();
+    const child = createLogger({ json: true, stream, level: 'debug' }).child({ component: 'watch' });
+    child.debug('seen', { n: 3 });
+    await flushLogs(child, 5_000);
+    expect(lines()).toEqual([expect.objectContaining({ level: 'debug', message: 'seen', component: 'watch', n: 3 })]);
+  });
+});
