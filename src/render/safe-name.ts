@@ -13,7 +13,21 @@ const MAX_KEPT = 48;
 const MAX_STEM = 32;
 const HASHED = /_[0-9a-f]{12}$/;
 
+// Every render names every instance again, mostly with the same ids; a hashed name costs a SHA-256.
+const known = new Map<string, string>();
+const KNOWN_MAX = 10_000;
+
 export function safeName(input: string): string {
+  let out = known.get(input);
+  if (out === undefined) {
+    out = computeSafeName(input);
+    if (known.size >= KNOWN_MAX) known.clear();
+    known.set(input, out);
+  }
+  return out;
+}
+
+function computeSafeName(input: string): string {
   let stem = input.toLowerCase().replace(/[^a-z0-9_]+/g, '_');
   if (!/^[a-z]/.test(stem)) stem = `x${stem}`;
   if (stem === input && input.length <= MAX_KEPT && !HASHED.test(input)) return input;
