@@ -1,5 +1,10 @@
-import { describe, expect, it } from '@jest/globals';
-import { dockerConnection, toContainerInfo } from '../../../src/docker/dockerode-docker-client.js';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import net from 'node:net';
+import {
+  DockerodeDockerClient,
+  dockerConnection,
+  toContainerInfo,
+} from '../../../src/docker/dockerode-docker-client.js';
 import { DockerError } from '../../../src/errors.js';
 
 describe('dockerConnection (DOCKER_HOST forms)', () => {
@@ -75,5 +80,35 @@ describe('toContainerInfo', () => {
     const started = '2026-12-01T14:00:00.123456789Z';
     expect(toContainerInfo({ State: { Running: true, StartedAt: started } }).startedAt).toBe(started);
     expect(toContainerInfo({ State: { StartedAt: '0001-01-01T00:00:00Z' } }).startedAt).toBeUndefined();
+  });
+});
+
+describe('DockerodeDockerClient calls against a Docker that never answers', () => {
+  let server: net.Server;
+  let host: string;
+  const sockets = new Set<net.Socket>();
+  beforeAll(async () => {
+    server = net.createServer((s) => sockets.add(s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    host = `tcp://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => server.close(r));
+  });
+
+  it('fails a call after its timeout, naming what timed out', async () => {
+    const docker = new DockerodeDockerClient({ host, timeoutMs: 200 });
+    const t0 = Date.now();
+    await expect(docker.inspectContainer('abc123')).rejects.toThrow(/inspect container abc123 .*failed: The operation was aborted/);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+
+  it('ends a call in flight when the client closes', async () => {
+    const docker = new DockerodeDockerClient({ host, timeoutMs: 60_000 });
+    const call = docker.listContainers();
+    await new Promise((r) => setTimeout(r, 100));
+    await docker.close();
+    await expect(call).rejects.toThrow(/list containers .*failed/);
   });
 });
