@@ -100,7 +100,9 @@ describe('DockerodeDockerClient calls against a Docker that never answers', () =
   it('fails a call after its timeout, naming what timed out', async () => {
     const docker = new DockerodeDockerClient({ host, timeoutMs: 200 });
     const t0 = Date.now();
-    await expect(docker.inspectContainer('abc123')).rejects.toThrow(/inspect container abc123 .*failed: The operation was aborted/);
+    await expect(docker.inspectContainer('abc123')).rejects.toThrow(
+      /inspect container abc123 .*failed: The operation was aborted/,
+    );
     expect(Date.now() - t0).toBeLessThan(5_000);
   });
 
