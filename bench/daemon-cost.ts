@@ -7,7 +7,9 @@
  *   - --switches KV switches (the state key written as `consul kv put` does), each until served;
  *   - a burst of --burst container starts of the live color, until the daemon is quiet;
  *   - RSS and heap after that, CPU seconds of the daemon and of its child processes (`haproxy -c`)
- *     over the switches and the burst.
+ *     and its GC pauses over the switches and the burst.
+ * Each phase's start is printed as a CLOCK_MONOTONIC mark: with `--cpu-prof --cpu-prof-dir=DIR` among a
+ * variant's node flags, bench/cpu-profile-summary.ts splits the daemon's profile by phase.
  *
  *   npm run build && node dist/bench/daemon-cost.js
  *   # --variant 'label=<path to dist/src/cli/main.js>[ node flags…]' (repeatable, no = in the label; default: this build
@@ -68,7 +70,20 @@ interface Result {
   afterHeapMb: number;
   reloads: number;
   runtimeUpdates: number;
+  /** V8's GC pauses over the work (prom-client's default metrics): seconds and count. */
+  gcSeconds: number;
+  gcCount: number;
 }
+
+/**
+ * Where each phase starts, on CLOCK_MONOTONIC in µs: the clock of V8's profile timestamps, so a
+ * variant run with --cpu-prof can be cut into phases (bench/cpu-profile-summary.ts --mark).
+ */
+const mark = (variant: Variant, phase: string) =>
+  console.error(`daemon-cost: ${variant.label}: --mark ${phase}=${process.hrtime.bigint() / 1000n}`);
+
+const GC_SUM = 'switchyard_nodejs_gc_duration_seconds_sum';
+const GC_COUNT = 'switchyard_nodejs_gc_duration_seconds_count';
 
 const heapMb = async (url: string) =>
   metricSum(await scrapeMetrics(url), 'switchyard_nodejs_heap_size_used_bytes') / 1e6;
@@ -103,11 +118,13 @@ async function measure(variant: Variant, n: number): Promise<Result> {
       200,
     );
     await waitQuiet(side.metricsUrl);
+    mark(variant, 'idle');
     await sleep(IDLE_S * 1000);
     const pid = side.daemon.child.pid!;
     const idle = procSample(pid)!;
     const idleHeapMb = await heapMb(side.metricsUrl);
     const m0 = await scrapeMetrics(side.metricsUrl);
+    mark(variant, 'switches');
 
     let live = 'blue';
     for (let k = 0; k < SWITCHES; k++) {
@@ -128,6 +145,7 @@ async function measure(variant: Variant, n: number): Promise<Result> {
       await sleep(300);
     }
     if (BURST > 0) {
+      mark(variant, 'burst');
       const versions = Array.from({ length: BURST }, (_, i) => `x${i + 1}`);
       let next = 0;
       await Promise.all(
@@ -146,6 +164,7 @@ async function measure(variant: Variant, n: number): Promise<Result> {
       ).catch(() => undefined);
     }
     await waitQuiet(side.metricsUrl);
+    mark(variant, 'after');
     const after = procSample(pid)!;
     const m1 = await scrapeMetrics(side.metricsUrl);
     return {
@@ -157,6 +176,8 @@ async function measure(variant: Variant, n: number): Promise<Result> {
       reloads: metricSum(m1, 'switchyard_reloads_total') - metricSum(m0, 'switchyard_reloads_total'),
       runtimeUpdates:
         metricSum(m1, 'switchyard_runtime_updates_total') - metricSum(m0, 'switchyard_runtime_updates_total'),
+      gcSeconds: metricSum(m1, GC_SUM) - metricSum(m0, GC_SUM),
+      gcCount: metricSum(m1, GC_COUNT) - metricSum(m0, GC_COUNT),
     };
   } finally {
     await stack.close();
@@ -182,11 +203,11 @@ for (const [i, v] of VARIANTS.entries()) {
 }
 const mb = (kb: number) => (kb / 1024).toFixed(1);
 console.log(
-  '\n| variant | node flags | RSS idle | heap used idle | RSS after switches + burst | heap used after | daemon CPU s (switches + burst) | child processes CPU s | reloads / Runtime API updates |',
+  '\n| variant | node flags | RSS idle | heap used idle | RSS after switches + burst | heap used after | daemon CPU s (switches + burst) | child processes CPU s | reloads / Runtime API updates | GC pauses s (count) |',
 );
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const r of results)
   console.log(
-    `| ${r.variant.label} | ${r.variant.nodeOptions.join(' ') || '—'} | ${mb(r.idle.rssKb)} MB | ${r.idleHeapMb.toFixed(1)} MB | ${mb(r.after.rssKb)} MB | ${r.afterHeapMb.toFixed(1)} MB | ${(r.after.cpuSelf - r.idle.cpuSelf).toFixed(2)} | ${(r.after.cpuChildren - r.idle.cpuChildren).toFixed(2)} | ${r.reloads} / ${r.runtimeUpdates} |`,
+    `| ${r.variant.label} | ${r.variant.nodeOptions.join(' ') || '—'} | ${mb(r.idle.rssKb)} MB | ${r.idleHeapMb.toFixed(1)} MB | ${mb(r.after.rssKb)} MB | ${r.afterHeapMb.toFixed(1)} MB | ${(r.after.cpuSelf - r.idle.cpuSelf).toFixed(2)} | ${(r.after.cpuChildren - r.idle.cpuChildren).toFixed(2)} | ${r.reloads} / ${r.runtimeUpdates} | ${r.gcSeconds.toFixed(2)} (${r.gcCount}) |`,
   );
 process.exit(process.exitCode ?? 0);
