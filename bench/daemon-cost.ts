@@ -3,7 +3,8 @@
  * several builds or Node flag sets in one run, one after the other, each on a fresh stack: a
  * throw-away `consul agent -dev`, 2 blue + 2 green app containers, `switchyard run` (register + render)
  * and the HAProxy it drives (bench/lib/switchyard-side.ts). Per variant:
- *   - RSS and V8 heap (from its /metrics) after --idle seconds with nothing changing;
+ *   - RSS and V8 heap (from its /metrics) after --idle seconds with nothing changing, and its CPU
+ *     over those seconds;
  *   - --switches KV switches (the state key written as `consul kv put` does), each until served;
  *   - a burst of --burst container starts of the live color, until the daemon is quiet;
  *   - RSS and heap after that, CPU seconds of the daemon and of its child processes (`haproxy -c`)
@@ -65,6 +66,8 @@ const checkDeadline = () => {
 interface Result {
   variant: Variant;
   idle: ProcSample;
+  /** Daemon CPU while nothing changed, ms per second. */
+  idleCpuMsPerS: number;
   idleHeapMb: number;
   after: ProcSample;
   afterHeapMb: number;
@@ -119,8 +122,9 @@ async function measure(variant: Variant, n: number): Promise<Result> {
     );
     await waitQuiet(side.metricsUrl);
     mark(variant, 'idle');
-    await sleep(IDLE_S * 1000);
     const pid = side.daemon.child.pid!;
+    const idleStart = procSample(pid)!;
+    await sleep(IDLE_S * 1000);
     const idle = procSample(pid)!;
     const idleHeapMb = await heapMb(side.metricsUrl);
     const m0 = await scrapeMetrics(side.metricsUrl);
@@ -170,6 +174,7 @@ async function measure(variant: Variant, n: number): Promise<Result> {
     return {
       variant,
       idle,
+      idleCpuMsPerS: ((idle.cpuSelf - idleStart.cpuSelf) * 1000) / IDLE_S,
       idleHeapMb,
       after,
       afterHeapMb: metricSum(m1, 'switchyard_nodejs_heap_size_used_bytes') / 1e6,
@@ -203,11 +208,11 @@ for (const [i, v] of VARIANTS.entries()) {
 }
 const mb = (kb: number) => (kb / 1024).toFixed(1);
 console.log(
-  '\n| variant | node flags | RSS idle | heap used idle | RSS after switches + burst | heap used after | daemon CPU s (switches + burst) | child processes CPU s | reloads / Runtime API updates | GC pauses s (count) |',
+  '\n| variant | node flags | RSS idle | heap used idle | CPU idle | RSS after switches + burst | heap used after | daemon CPU s (switches + burst) | child processes CPU s | reloads / Runtime API updates | GC pauses s (count) |',
 );
-console.log('|---|---|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of results)
   console.log(
-    `| ${r.variant.label} | ${r.variant.nodeOptions.join(' ') || '—'} | ${mb(r.idle.rssKb)} MB | ${r.idleHeapMb.toFixed(1)} MB | ${mb(r.after.rssKb)} MB | ${r.afterHeapMb.toFixed(1)} MB | ${(r.after.cpuSelf - r.idle.cpuSelf).toFixed(2)} | ${(r.after.cpuChildren - r.idle.cpuChildren).toFixed(2)} | ${r.reloads} / ${r.runtimeUpdates} | ${r.gcSeconds.toFixed(2)} (${r.gcCount}) |`,
+    `| ${r.variant.label} | ${r.variant.nodeOptions.join(' ') || '—'} | ${mb(r.idle.rssKb)} MB | ${r.idleHeapMb.toFixed(1)} MB | ${r.idleCpuMsPerS.toFixed(1)} ms/s | ${mb(r.after.rssKb)} MB | ${r.afterHeapMb.toFixed(1)} MB | ${(r.after.cpuSelf - r.idle.cpuSelf).toFixed(2)} | ${(r.after.cpuChildren - r.idle.cpuChildren).toFixed(2)} | ${r.reloads} / ${r.runtimeUpdates} | ${r.gcSeconds.toFixed(2)} (${r.gcCount}) |`,
   );
 process.exit(process.exitCode ?? 0);
