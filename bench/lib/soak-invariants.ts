@@ -103,8 +103,8 @@ export class SoakInvariants {
   }
 
   /** The fault window (with its settle time) that covers `at`, if any. */
-  windowAt(at: number): FaultWindow | undefined {
-    return this.windows.find((w) => at >= w.start && (w.end === undefined || at <= w.end + this.settleMs));
+  windowAt(at: number, until = at): FaultWindow | undefined {
+    return this.windows.find((w) => until >= w.start && (w.end === undefined || at <= w.end + this.settleMs));
   }
 
   /** When the last window covering a time up to `at` stopped covering (its end + settle), or 0. */
@@ -124,16 +124,17 @@ export class SoakInvariants {
     if (this.kills.length > 1_000) this.kills.splice(0, 500);
   }
 
-  request(at: number, ok: boolean, why = ''): void {
+  request(at: number, ok: boolean, why = '', endedAt = at): void {
     if (ok) {
       this.requests.ok += 1;
       return;
     }
-    const w = this.windowAt(at);
+    // A request in flight when a fault began (started just before, cut by it) belongs to that fault.
+    const w = this.windowAt(at, endedAt);
     if (w) {
       this.requests.failedInside += 1;
       this.requests.failedByFault[w.fault] = (this.requests.failedByFault[w.fault] ?? 0) + 1;
-    } else if (this.kills.some((k) => at >= k - 500 && at <= k + KILL_GRACE_MS)) {
+    } else if (this.kills.some((k) => endedAt >= k - 500 && at <= k + KILL_GRACE_MS)) {
       this.requests.failedAfterKill += 1;
     } else {
       this.requests.failedOutside += 1;

@@ -305,7 +305,7 @@ export async function runSoak(o: SoakOptions, signal?: AbortSignal): Promise<Soa
         const s = services[Math.floor(Math.random() * services.length)]!;
         const at = Date.now();
         const r = await get(mainPort, s);
-        inv.request(at, r.status === 200, r.status === 200 ? '' : `${s} ${r.why}`);
+        inv.request(at, r.status === 200, r.status === 200 ? '' : `${s} ${r.why}`, Date.now());
         await sleep(10);
       }
     };

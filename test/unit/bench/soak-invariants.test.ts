@@ -94,4 +94,15 @@ describe('soak invariants', () => {
       { at: 131_000, why: 'error:ECONNRESET' },
     ]);
   });
+
+  it('counts a request in flight when a fault began as inside it (started 11 ms before, cut by it)', () => {
+    const inv = new SoakInvariants(5_000, 10_000);
+    const w = inv.faultStarted('proxy-master-kill', 100_000);
+    inv.faultEnded(w, 104_000);
+    inv.request(99_989, false, 'error:ECONNRESET', 100_002);
+    // Ended before the fault began: still outside.
+    inv.request(99_000, false, 'status:503', 99_500);
+    expect(inv.requests.failedByFault).toEqual({ 'proxy-master-kill': 1 });
+    expect(inv.outsideFailures).toEqual([{ at: 99_000, why: 'status:503' }]);
+  });
 });
