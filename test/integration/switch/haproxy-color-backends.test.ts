@@ -1,20 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { PassThrough } from 'node:stream';
-import { Metrics } from '../../../src/http/metrics.js';
-import { createLogger } from '../../../src/log/logger.js';
 import { servingWorkerPid } from '../../../src/proxy/haproxy-admin-socket.js';
-import { HaproxyDriver } from '../../../src/proxy/haproxy-driver.js';
-import { HaproxyRuntimeApi } from '../../../src/proxy/haproxy-runtime-api.js';
-import { EtaTemplateRenderer } from '../../../src/render/eta-template-renderer.js';
-import { parseTemplateParams } from '../../../src/render/template-params.js';
 import type { Instance, Snapshot } from '../../../src/snapshot/snapshot.js';
-import { haproxyBinary } from '../../helpers/components.js';
 import { instance, service } from '../../fixtures/golden/snapshots.js';
-import { freePort, get, tempDir, TestBackend, TestProxy, waitFor } from '../proxy/proxy-fixtures.js';
-
-const REPO = path.resolve(import.meta.dirname, '../../..');
+import { get, waitFor } from '../proxy/proxy-fixtures.js';
+import { DrivenHaproxy } from './driven-haproxy.js';
 
 /**
  * A color's first instance and its last one, through a real HAProxy on the shipped template with the
@@ -31,33 +21,15 @@ describe.each([
 ])(
   'a color’s first and last instance through a real HAProxy (serverSlots $serverSlots)',
   ({ serverSlots, lastGoes }) => {
-    const tmp = tempDir('sy-colorbk-');
-    const configPath = path.join(tmp.dir, 'haproxy.cfg');
-    const pidFile = path.join(tmp.dir, 'haproxy.pid');
-    const adminSocket = path.join(tmp.dir, 'admin.sock');
-    const logStream = new PassThrough();
-    let logText = '';
-    logStream.on('data', (b: Buffer) => (logText += b.toString()));
-    const logger = createLogger({ stream: logStream, json: true, level: 'debug' });
-    const metrics = new Metrics({ defaultMetrics: false });
-    const backends: Record<string, TestBackend> = {};
-    let proxy: TestProxy | undefined;
-    let driver: HaproxyDriver;
-    let renderer: EtaTemplateRenderer;
-    let mainPort: number;
-    let previewPort: number;
-
+    let h: DrivenHaproxy;
     const inst = (name: string, color: string): Instance =>
-      instance('web', 1, color, { address: '127.0.0.1', port: backends[name]!.port, id: `web-${name}` });
+      instance('web', 1, color, { address: '127.0.0.1', port: h.backends[name]!.port, id: `web-${name}` });
     const snap = (instances: Instance[], extraService = false): Snapshot => ({
       services: [
         ...(extraService ? [service('api', [inst('b1', 'blue')], 'blue', undefined)] : []),
         service('web', instances, 'blue', instances.some((i) => i.color === 'green') ? 'green' : undefined),
       ],
     });
-    const apply = (s: Snapshot) => driver.apply({ config: renderer.render(s), snapshot: s, reason: 'test' });
-    const reloads = async () =>
-      (await metrics.reloads.get()).values.filter((v) => v.labels.outcome === 'ok').reduce((n, v) => n + v.value, 0);
     /** What answers, over `n` new connections: the backend's name, or the status. */
     const answers = async (port: number, n: number, headers: Record<string, string> = {}) => {
       const seen: Record<string, number> = {};
@@ -71,97 +43,67 @@ describe.each([
     const previewGreen = { 'X-Switchyard-Color': 'green' };
 
     beforeAll(async () => {
-      haproxyBinary();
-      for (const name of ['b1', 'g1']) backends[name] = await TestBackend.start(name);
-      mainPort = await freePort();
-      previewPort = await freePort();
-      renderer = new EtaTemplateRenderer({
-        templatePath: path.join(REPO, 'templates/haproxy.cfg.eta'),
-        params: parseTemplateParams({
-          bind: '127.0.0.1',
-          mainPort: String(mainPort),
-          previewPort: String(previewPort),
-          statsPort: '0',
-          adminSocket,
-          log: 'none',
-          serverSlots,
-        }),
+      h = new DrivenHaproxy({
+        prefix: 'sy-colorbk-',
+        backends: ['b1', 'g1'],
+        params: { serverSlots },
         colors: ['blue', 'green'],
-        logger,
+        first: () => snap([inst('b1', 'blue')]),
+        expectFirst: 'b1',
       });
-      driver = new HaproxyDriver({
-        configPath,
-        pidFile,
-        adminSocket,
-        logger,
-        metrics,
-        binary: haproxyBinary(),
-        runtime: new HaproxyRuntimeApi({ socketPath: adminSocket, logger }),
-      });
-      await driver.start();
-      const first = snap([inst('b1', 'blue')]);
-      // No HAProxy runs yet: the file is installed and the reload owed; then HAProxy starts on it.
-      await apply(first).catch(() => undefined);
-      proxy = await TestProxy.start('haproxy', tmp.dir, configPath, pidFile, mainPort);
-      await waitFor('HAProxy to serve blue', async () => (await get(mainPort)).body === 'b1', 15_000, 100);
-      expect((await apply(first)).action).toBe('reloaded');
+      await h.start();
     }, 60_000);
 
-    afterAll(async () => {
-      await driver?.close();
-      await proxy?.stop();
-      await Promise.all(Object.values(backends).map((b) => b.close()));
-      tmp.remove();
-    });
+    afterAll(() => h?.close());
 
     it('starts with green’s preview backend declared and empty: header previews route as usual, the preview port is 503', async () => {
-      expect(readFileSync(configPath, 'utf8')).toMatch(/^backend web_c_green$/m);
-      expect(await answers(mainPort, 4, previewGreen)).toEqual({ b1: 4 });
-      expect(await answers(previewPort, 2)).toEqual({ '503 no healthy instance': 2 });
+      expect(readFileSync(h.configPath, 'utf8')).toMatch(/^backend web_c_green$/m);
+      expect(await answers(h.mainPort, 4, previewGreen)).toEqual({ b1: 4 });
+      expect(await answers(h.previewPort, 2)).toEqual({ '503 no healthy instance': 2 });
     });
 
     it('takes green’s first instance through the admin socket: preview by header and port reach it, no reload', async () => {
-      const worker = await servingWorkerPid(adminSocket);
-      const before = await reloads();
-      expect((await apply(snap([inst('b1', 'blue'), inst('g1', 'green')]))).action).toBe('runtime');
-      expect(await answers(mainPort, 6, previewGreen)).toEqual({ g1: 6 });
-      expect(await answers(mainPort, 4)).toEqual({ b1: 4 });
-      expect(await answers(previewPort, 4)).toEqual({ g1: 4 });
-      expect(await servingWorkerPid(adminSocket)).toBe(worker);
-      expect(await reloads()).toBe(before);
-      expect(logText).not.toContain('reloading instead of using the Runtime API');
+      const worker = await servingWorkerPid(h.adminSocket);
+      const before = await h.reloads();
+      expect((await h.apply(snap([inst('b1', 'blue'), inst('g1', 'green')]))).action).toBe('runtime');
+      expect(await answers(h.mainPort, 6, previewGreen)).toEqual({ g1: 6 });
+      expect(await answers(h.mainPort, 4)).toEqual({ b1: 4 });
+      expect(await answers(h.previewPort, 4)).toEqual({ g1: 4 });
+      expect(await servingWorkerPid(h.adminSocket)).toBe(worker);
+      expect(await h.reloads()).toBe(before);
+      expect(h.logText).not.toContain('reloading instead of using the Runtime API');
     });
 
     it('keeps green through a later reload, which serves exactly the passing instances', async () => {
-      const worker = await servingWorkerPid(adminSocket);
-      expect((await apply(snap([inst('b1', 'blue'), inst('g1', 'green')], true))).action).toBe('reloaded');
-      expect(await servingWorkerPid(adminSocket)).not.toBe(worker);
+      const worker = await servingWorkerPid(h.adminSocket);
+      expect((await h.apply(snap([inst('b1', 'blue'), inst('g1', 'green')], true))).action).toBe('reloaded');
+      expect(await servingWorkerPid(h.adminSocket)).not.toBe(worker);
       // A new worker counts no usable server for a moment (docs/templates.md): wait for its checks.
       await waitFor(
         'the new worker to preview green',
-        async () => (await get(mainPort, 'web', previewGreen)).body === 'g1',
+        async () => (await get(h.mainPort, 'web', previewGreen)).body === 'g1',
         15_000,
         100,
       );
-      expect(await answers(mainPort, 6, previewGreen)).toEqual({ g1: 6 });
-      expect(await answers(mainPort, 4)).toEqual({ b1: 4 });
-      expect(await answers(previewPort, 4)).toEqual({ g1: 4 });
+      expect(await answers(h.mainPort, 6, previewGreen)).toEqual({ g1: 6 });
+      expect(await answers(h.mainPort, 4)).toEqual({ b1: 4 });
+      expect(await answers(h.previewPort, 4)).toEqual({ g1: 4 });
     }, 30_000);
 
     it(`lets green’s last instance go (${lastGoes}): the preview port is 503, header previews route as usual`, async () => {
-      const worker = await servingWorkerPid(adminSocket);
-      const before = await reloads();
+      const worker = await servingWorkerPid(h.adminSocket);
+      const before = await h.reloads();
       const blueOnly = snap([inst('b1', 'blue')], true);
-      expect((await apply(blueOnly)).action).toBe(lastGoes);
-      expect(await reloads()).toBe(lastGoes === 'runtime' ? before : before + 1);
-      if (lastGoes === 'runtime') expect(await servingWorkerPid(adminSocket)).toBe(worker);
-      expect(await answers(previewPort, 4)).toEqual({ '503 no healthy instance': 4 });
-      expect(await answers(mainPort, 4, previewGreen)).toEqual({ b1: 4 });
-      expect(await answers(mainPort, 4)).toEqual({ b1: 4 });
+      expect((await h.apply(blueOnly)).action).toBe(lastGoes);
+      expect(await h.reloads()).toBe(lastGoes === 'runtime' ? before : before + 1);
+      if (lastGoes === 'runtime') expect(await servingWorkerPid(h.adminSocket)).toBe(worker);
+      expect(await answers(h.previewPort, 4)).toEqual({ '503 no healthy instance': 4 });
+      expect(await answers(h.mainPort, 4, previewGreen)).toEqual({ b1: 4 });
+      expect(await answers(h.mainPort, 4)).toEqual({ b1: 4 });
       // Green's backend is still declared, empty, so its next first instance needs no reload either.
-      expect(readFileSync(configPath, 'utf8')).toMatch(/^backend web_c_green$/m);
-      expect((await apply(snap([inst('b1', 'blue'), inst('g1', 'green')], true))).action).toBe('runtime');
-      expect(await answers(mainPort, 4, previewGreen)).toEqual({ g1: 4 });
+      expect(readFileSync(h.configPath, 'utf8')).toMatch(/^backend web_c_green$/m);
+      expect((await h.apply(snap([inst('b1', 'blue'), inst('g1', 'green')], true))).action).toBe('runtime');
+      expect(await answers(h.mainPort, 4, previewGreen)).toEqual({ g1: 4 });
     }, 30_000);
   },
 );

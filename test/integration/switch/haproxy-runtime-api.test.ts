@@ -1,20 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
-import { Metrics } from '../../../src/http/metrics.js';
-import { createLogger } from '../../../src/log/logger.js';
 import { servingWorkerPid } from '../../../src/proxy/haproxy-admin-socket.js';
 import { HaproxyDriver } from '../../../src/proxy/haproxy-driver.js';
 import { HaproxyRuntimeApi } from '../../../src/proxy/haproxy-runtime-api.js';
-import { EtaTemplateRenderer } from '../../../src/render/eta-template-renderer.js';
-import { parseTemplateParams } from '../../../src/render/template-params.js';
 import type { Instance, Snapshot } from '../../../src/snapshot/snapshot.js';
 import { haproxyBinary } from '../../helpers/components.js';
 import { instance, service } from '../../fixtures/golden/snapshots.js';
-import { freePort, get, tempDir, TestBackend, TestProxy, waitFor } from '../proxy/proxy-fixtures.js';
-
-const REPO = path.resolve(import.meta.dirname, '../../..');
+import { get } from '../proxy/proxy-fixtures.js';
+import { DrivenHaproxy } from './driven-haproxy.js';
 
 /**
  * Servers added, removed, drained and re-weighted through HAProxy's admin socket with the real
@@ -22,23 +16,10 @@ const REPO = path.resolve(import.meta.dirname, '../../..');
  * structural change must reload and keep serving what the snapshot says.
  */
 describe('HAProxy Runtime API with a real HAProxy', () => {
-  const tmp = tempDir('sy-runtime-');
-  const configPath = path.join(tmp.dir, 'haproxy.cfg');
-  const pidFile = path.join(tmp.dir, 'haproxy.pid');
-  const adminSocket = path.join(tmp.dir, 'admin.sock');
-  const logStream = new PassThrough();
-  let logText = '';
-  logStream.on('data', (b: Buffer) => (logText += b.toString()));
-  const logger = createLogger({ stream: logStream, json: true, level: 'debug' });
-  const metrics = new Metrics({ defaultMetrics: false });
-  const backends: Record<string, TestBackend> = {};
-  let proxy: TestProxy | undefined;
-  let driver: HaproxyDriver;
-  let renderer: EtaTemplateRenderer;
-  let mainPort: number;
+  let h: DrivenHaproxy;
 
   const inst = (name: string, color: string, n: number): Instance =>
-    instance('web', n, color, { address: '127.0.0.1', port: backends[name]!.port, id: `web-${name}` });
+    instance('web', n, color, { address: '127.0.0.1', port: h.backends[name]!.port, id: `web-${name}` });
   const snap = (
     live: string,
     instances: Instance[],
@@ -51,7 +32,7 @@ describe('HAProxy Runtime API with a real HAProxy', () => {
         ? [
             service(
               'api',
-              [instance('api', 1, 'blue', { address: '127.0.0.1', port: backends.b1!.port })],
+              [instance('api', 1, 'blue', { address: '127.0.0.1', port: h.backends.b1!.port })],
               'blue',
               undefined,
             ),
@@ -59,14 +40,11 @@ describe('HAProxy Runtime API with a real HAProxy', () => {
         : []),
     ],
   });
-  const apply = (s: Snapshot) => driver.apply({ config: renderer.render(s), snapshot: s, reason: 'test' });
-  const reloads = async () =>
-    (await metrics.reloads.get()).values.filter((v) => v.labels.outcome === 'ok').reduce((n, v) => n + v.value, 0);
   /** The bodies of `n` requests on new connections. */
   const sample = async (n: number) => {
     const seen: Record<string, number> = {};
     for (let i = 0; i < n; i++) {
-      const r = await get(mainPort);
+      const r = await get(h.mainPort);
       const key = r.status === 200 ? r.body : `status ${r.status}`;
       seen[key] = (seen[key] ?? 0) + 1;
     }
@@ -74,127 +52,103 @@ describe('HAProxy Runtime API with a real HAProxy', () => {
   };
 
   beforeAll(async () => {
-    haproxyBinary();
-    for (const name of ['b1', 'g1', 'g2', 'g3']) backends[name] = await TestBackend.start(name);
-    mainPort = await freePort();
-    const params = parseTemplateParams({
-      bind: '127.0.0.1',
-      mainPort: String(mainPort),
-      previewPort: String(await freePort()),
-      statsPort: '0',
-      adminSocket,
-      log: 'none',
+    h = new DrivenHaproxy({
+      prefix: 'sy-runtime-',
+      backends: ['b1', 'g1', 'g2', 'g3'],
+      first: () => snap('blue', [inst('b1', 'blue', 1), inst('g1', 'green', 1)]),
+      expectFirst: 'b1',
     });
-    renderer = new EtaTemplateRenderer({ templatePath: path.join(REPO, 'templates/haproxy.cfg.eta'), params, logger });
-    driver = new HaproxyDriver({
-      configPath,
-      pidFile,
-      adminSocket,
-      logger,
-      metrics,
-      binary: haproxyBinary(),
-      runtime: new HaproxyRuntimeApi({ socketPath: adminSocket, logger }),
-    });
-    await driver.start();
-    const first = snap('blue', [inst('b1', 'blue', 1), inst('g1', 'green', 1)]);
-    // No HAProxy runs yet: the file is installed and the reload owed; then HAProxy starts on it.
-    await apply(first).catch(() => undefined);
-    proxy = await TestProxy.start('haproxy', tmp.dir, configPath, pidFile, mainPort);
-    await waitFor('HAProxy to serve blue', async () => (await get(mainPort)).body === 'b1', 15_000, 100);
-    // The failed first reload is owed: this apply pays it, so the test starts from a settled driver.
-    expect((await apply(first)).action).toBe('reloaded');
+    await h.start();
   }, 60_000);
 
-  afterAll(async () => {
-    await driver?.close();
-    await proxy?.stop();
-    await Promise.all(Object.values(backends).map((b) => b.close()));
-    tmp.remove();
-  });
+  afterAll(() => h?.close());
 
   it('switches, adds, removes and re-weights servers with no reload', async () => {
-    const worker = await servingWorkerPid(adminSocket);
+    const worker = await servingWorkerPid(h.adminSocket);
     expect(worker).toBeGreaterThan(0);
-    const reloadsBefore = await reloads();
+    const reloadsBefore = await h.reloads();
 
     // switch: only weights change
-    expect((await apply(snap('green', [inst('b1', 'blue', 1), inst('g1', 'green', 1)]))).action).toBe('runtime');
+    expect((await h.apply(snap('green', [inst('b1', 'blue', 1), inst('g1', 'green', 1)]))).action).toBe('runtime');
     expect(await sample(6)).toEqual({ g1: 6 });
 
     // a second green instance fills a spare slot
     expect(
-      (await apply(snap('green', [inst('b1', 'blue', 1), inst('g1', 'green', 1), inst('g2', 'green', 2)]))).action,
+      (await h.apply(snap('green', [inst('b1', 'blue', 1), inst('g1', 'green', 1), inst('g2', 'green', 2)]))).action,
     ).toBe('runtime');
     expect(await sample(8)).toEqual({ g1: 4, g2: 4 });
 
     // the first green instance goes away (drained out of rotation): its slot becomes a spare
-    expect((await apply(snap('green', [inst('b1', 'blue', 1), inst('g2', 'green', 1)]))).action).toBe('runtime');
+    expect((await h.apply(snap('green', [inst('b1', 'blue', 1), inst('g2', 'green', 1)]))).action).toBe('runtime');
     expect(await sample(6)).toEqual({ g2: 6 });
 
     // a canary split between blue and green
     expect(
-      (await apply(snap('blue', [inst('b1', 'blue', 1), inst('g2', 'green', 1)], { blue: 50, green: 50 }))).action,
+      (await h.apply(snap('blue', [inst('b1', 'blue', 1), inst('g2', 'green', 1)], { blue: 50, green: 50 }))).action,
     ).toBe('runtime');
     const split = await sample(20);
     expect(split.b1).toBeGreaterThanOrEqual(8);
     expect(split.g2).toBeGreaterThanOrEqual(8);
 
-    expect(await servingWorkerPid(adminSocket)).toBe(worker);
-    expect(await reloads()).toBe(reloadsBefore);
+    expect(await servingWorkerPid(h.adminSocket)).toBe(worker);
+    expect(await h.reloads()).toBe(reloadsBefore);
     // The installed file always describes what runs, so a later reload starts from the same servers.
-    expect(readFileSync(configPath, 'utf8')).toBe(
-      renderer.render(snap('blue', [inst('b1', 'blue', 1), inst('g2', 'green', 1)], { blue: 50, green: 50 })),
+    expect(readFileSync(h.configPath, 'utf8')).toBe(
+      h.renderer.render(snap('blue', [inst('b1', 'blue', 1), inst('g2', 'green', 1)], { blue: 50, green: 50 })),
     );
-    expect(logText).toContain('server slot(s) changed through the admin socket');
+    expect(h.logText).toContain('server slot(s) changed through the admin socket');
   }, 60_000);
 
   it('reloads on a structural change and serves the snapshot after it', async () => {
-    const worker = await servingWorkerPid(adminSocket);
-    const reloadsBefore = await reloads();
+    const worker = await servingWorkerPid(h.adminSocket);
+    const reloadsBefore = await h.reloads();
     const s = snap('green', [inst('b1', 'blue', 1), inst('g3', 'green', 1)], undefined, true);
-    expect((await apply(s)).action).toBe('reloaded');
-    expect(await reloads()).toBe(reloadsBefore + 1);
-    expect(await servingWorkerPid(adminSocket)).not.toBe(worker);
+    expect((await h.apply(s)).action).toBe('reloaded');
+    expect(await h.reloads()).toBe(reloadsBefore + 1);
+    expect(await servingWorkerPid(h.adminSocket)).not.toBe(worker);
     expect(await sample(4)).toEqual({ g3: 4 });
-    expect(logText).toContain(
+    expect(h.logText).toContain(
       'reloading instead of using the Runtime API: the config changed beyond server addresses and weights',
     );
     // and the Runtime API works again on top of the reloaded config
     const after = snap('blue', [inst('b1', 'blue', 1), inst('g3', 'green', 1)], undefined, true);
-    expect((await apply(after)).action).toBe('runtime');
+    expect((await h.apply(after)).action).toBe('runtime');
     expect(await sample(4)).toEqual({ b1: 4 });
   }, 60_000);
 
   it('falls back to a reload when the admin socket is not there', async () => {
     const fallbackDriver = new HaproxyDriver({
-      configPath,
-      pidFile,
-      adminSocket,
-      logger,
-      metrics,
+      configPath: h.configPath,
+      pidFile: h.pidFile,
+      adminSocket: h.adminSocket,
+      logger: h.logger,
+      metrics: h.metrics,
       binary: haproxyBinary(),
-      runtime: new HaproxyRuntimeApi({ socketPath: path.join(tmp.dir, 'missing.sock'), logger }),
+      runtime: new HaproxyRuntimeApi({
+        socketPath: path.join(path.dirname(h.configPath), 'missing.sock'),
+        logger: h.logger,
+      }),
     });
     await fallbackDriver.start();
     try {
-      const reloadsBefore = await reloads();
+      const reloadsBefore = await h.reloads();
       const s = snap('green', [inst('b1', 'blue', 1), inst('g3', 'green', 1)], undefined, true);
-      expect((await fallbackDriver.apply({ config: renderer.render(s), snapshot: s, reason: 'test' })).action).toBe(
+      expect((await fallbackDriver.apply({ config: h.renderer.render(s), snapshot: s, reason: 'test' })).action).toBe(
         'reloaded',
       );
-      expect(await reloads()).toBe(reloadsBefore + 1);
+      expect(await h.reloads()).toBe(reloadsBefore + 1);
       expect(await sample(4)).toEqual({ g3: 4 });
-      expect(logText).toContain('missing.sock does not exist');
+      expect(h.logText).toContain('missing.sock does not exist');
     } finally {
       await fallbackDriver.close();
     }
   }, 60_000);
 
   it('grows a full slot block with dynamic servers, and a later reload keeps them', async () => {
-    await apply(snap('green', [inst('b1', 'blue', 1), inst('g1', 'green', 1)]));
-    const worker = await servingWorkerPid(adminSocket);
-    const reloadsBefore = await reloads();
-    const again = instance('web', 4, 'green', { address: '127.0.0.1', port: backends.g1!.port, id: 'web-g1-again' });
+    await h.apply(snap('green', [inst('b1', 'blue', 1), inst('g1', 'green', 1)]));
+    const worker = await servingWorkerPid(h.adminSocket);
+    const reloadsBefore = await h.reloads();
+    const again = instance('web', 4, 'green', { address: '127.0.0.1', port: h.backends.g1!.port, id: 'web-g1-again' });
     const grown = [
       inst('b1', 'blue', 1),
       inst('g1', 'green', 1),
@@ -202,16 +156,16 @@ describe('HAProxy Runtime API with a real HAProxy', () => {
       inst('g3', 'green', 3),
       again,
     ];
-    // 4 green instances need a second block of 4 slots: green_5…green_8 in both backends.
-    expect((await apply(snap('green', grown))).action).toBe('runtime');
-    expect(logText).toContain('add server web_live/green_8');
-    expect(await servingWorkerPid(adminSocket)).toBe(worker);
-    expect(await reloads()).toBe(reloadsBefore);
+    // 4 green instances need a second block of 4 slots: green_5…green_8 in both h.backends.
+    expect((await h.apply(snap('green', grown))).action).toBe('runtime');
+    expect(h.logText).toContain('add server web_live/green_8');
+    expect(await servingWorkerPid(h.adminSocket)).toBe(worker);
+    expect(await h.reloads()).toBe(reloadsBefore);
     expect(Object.keys(await sample(16)).sort()).toEqual(['g1', 'g2', 'g3']);
     // A structural change reloads from the installed file, which lists the added servers.
-    expect((await apply(snap('green', grown, undefined, true))).action).toBe('reloaded');
-    expect(await servingWorkerPid(adminSocket)).not.toBe(worker);
+    expect((await h.apply(snap('green', grown, undefined, true))).action).toBe('reloaded');
+    expect(await servingWorkerPid(h.adminSocket)).not.toBe(worker);
     expect(Object.keys(await sample(16)).sort()).toEqual(['g1', 'g2', 'g3']);
-    expect(readFileSync(configPath, 'utf8')).toContain('server green_8 0.0.0.0:0 disabled weight 0');
+    expect(readFileSync(h.configPath, 'utf8')).toContain('server green_8 0.0.0.0:0 disabled weight 0');
   }, 60_000);
 });
