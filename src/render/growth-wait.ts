@@ -32,10 +32,14 @@ export interface WaitChoiceInput {
   failing: boolean;
   /** A change is already waiting to be applied. */
   waitPending: boolean;
-  /** An apply that reloads is running. */
-  reloading: boolean;
-  /** When the last apply that reloaded the proxy ended (clock ms), if any. */
-  lastReloadAt: number | undefined;
+  /** An apply that reloads the proxy for growth is running. */
+  growthReloading: boolean;
+  /**
+   * When the last reload ended (clock ms), if it was for growth. A reload for anything else (a
+   * removal, a new service) leaves it undefined: a replacement started right after a container
+   * stopped is not a burst.
+   */
+  lastGrowthReloadAt: number | undefined;
   now: number;
 }
 
@@ -47,8 +51,8 @@ export interface WaitChoice {
 
 /**
  * How long a change that needs a reload waits (Quiescence). A change that only grows what is served
- * (isGrowth) while a burst is under way — a reload ended less than the growth quiet period ago, one
- * is running, or a change is already waiting — takes the growth wait, so a burst of 50
+ * (isGrowth) while a burst is under way — a reload for growth ended less than the growth quiet
+ * period ago, one is running, or a change is already waiting — takes the growth wait, so a burst of 50
  * starts costs about two reloads instead of one a second. The first change after a quiet spell and
  * every change that is not growth (an instance removed or failing, a switch, a new service) take
  * `--wait`; Quiescence lets the shorter range win, so a growth wait never delays them.
@@ -57,7 +61,7 @@ export function chooseWait(i: WaitChoiceInput): WaitChoice {
   const normal = { range: i.wait, growth: false };
   const g = i.growthWait;
   if (!g || i.failing || !isGrowth(i.applied, i.next)) return normal;
-  const recentReload = i.lastReloadAt !== undefined && i.now - i.lastReloadAt < g.minMs;
-  if (!i.waitPending && !i.reloading && !recentReload) return normal;
+  const recentReload = i.lastGrowthReloadAt !== undefined && i.now - i.lastGrowthReloadAt < g.minMs;
+  if (!i.waitPending && !i.growthReloading && !recentReload) return normal;
   return { range: g, growth: true };
 }

@@ -5,7 +5,7 @@ import type { Metrics } from '../http/metrics.js';
 import { once, withTimeout, type Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../log/logger.js';
 import type { ApplyOutcome, ProxyDriver } from '../proxy/proxy-driver.js';
-import { describeChanges, snapshotsEqual, summarizeChanges } from '../snapshot/snapshot-diff.js';
+import { describeChanges, isGrowth, snapshotsEqual, summarizeChanges } from '../snapshot/snapshot-diff.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { liveChanges } from '../switch/live-changes.js';
 import { systemClock, type Clock, type TimerHandle } from '../time/clock.js';
@@ -73,10 +73,10 @@ export class RenderPipeline implements Lifecycle {
   private reloadWaiting = false;
   /** The next apply carries a change that needs a reload. */
   private reloadDue = false;
-  /** The apply running carries a change that needs a reload. */
-  private reloading = false;
-  /** When the last apply that reloaded the proxy ended. */
-  private lastReloadAt: number | undefined;
+  /** The apply running reloads the proxy for growth (growth-wait.ts). */
+  private growthReloading = false;
+  /** When the last reload ended, if it was for growth. */
+  private lastGrowthReloadAt: number | undefined;
   /** The config of the last successful apply. */
   private appliedConfig: string | undefined;
   private latest: Snapshot | undefined;
@@ -134,8 +134,8 @@ export class RenderPipeline implements Lifecycle {
       next: snapshot,
       failing: this.failing,
       waitPending: this.quiet.pending,
-      reloading: this.reloading,
-      lastReloadAt: this.lastReloadAt,
+      growthReloading: this.growthReloading,
+      lastGrowthReloadAt: this.lastGrowthReloadAt,
       now: this.clock.now(),
     });
     if (choice.growth && !this.quiet.pending) {
@@ -259,11 +259,12 @@ export class RenderPipeline implements Lifecycle {
 
     let outcome: ApplyOutcome;
     // The same config as installed (an instance registered before its first check passed) reloads nothing.
-    this.reloading = reloadDue && config !== this.appliedConfig;
+    const growth = isGrowth(this.applied, snapshot);
+    this.growthReloading = reloadDue && growth && config !== this.appliedConfig;
     try {
       outcome = await this.options.driver.apply({ config, snapshot, reason });
     } catch (err) {
-      this.reloading = false;
+      this.growthReloading = false;
       metrics?.renders.inc({ outcome: 'error' });
       this.failing = true;
       this.keepSeenAt(seenAt);
@@ -273,10 +274,11 @@ export class RenderPipeline implements Lifecycle {
       return;
     }
 
-    this.reloading = false;
+    this.growthReloading = false;
     // Only a reload that happened: an instance registered before its first check passed renders
     // the same config, and the change that makes it passing must not wait as if a burst were on.
-    if (outcome.action === 'reloaded') this.lastReloadAt = this.clock.now();
+    // And only one for growth: a removal's reload does not start a burst.
+    if (outcome.action === 'reloaded') this.lastGrowthReloadAt = growth ? this.clock.now() : undefined;
     this.appliedConfig = config;
     this.failing = false;
     for (const change of liveChanges(this.applied, snapshot)) metrics?.switches.inc({ action: change.action });

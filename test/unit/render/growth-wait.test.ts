@@ -28,8 +28,8 @@ const quietSpell: WaitChoiceInput = {
   next: snap(1, 2, 3),
   failing: false,
   waitPending: false,
-  reloading: false,
-  lastReloadAt: NOW - 60_000,
+  growthReloading: false,
+  lastGrowthReloadAt: NOW - 60_000,
   now: NOW,
 };
 
@@ -46,19 +46,19 @@ describe('effectiveGrowthWait', () => {
 describe('chooseWait', () => {
   it('gives the first growth after a quiet spell the normal wait', () => {
     expect(chooseWait(quietSpell)).toEqual({ range: WAIT, growth: false });
-    expect(chooseWait({ ...quietSpell, lastReloadAt: undefined })).toEqual({ range: WAIT, growth: false });
+    expect(chooseWait({ ...quietSpell, lastGrowthReloadAt: undefined })).toEqual({ range: WAIT, growth: false });
   });
 
   it('gives growth during a burst the growth wait', () => {
     const burst = { range: GROWTH, growth: true };
-    expect(chooseWait({ ...quietSpell, lastReloadAt: NOW - 1999 })).toEqual(burst);
-    expect(chooseWait({ ...quietSpell, lastReloadAt: NOW - 2000 })).toEqual({ range: WAIT, growth: false });
+    expect(chooseWait({ ...quietSpell, lastGrowthReloadAt: NOW - 1999 })).toEqual(burst);
+    expect(chooseWait({ ...quietSpell, lastGrowthReloadAt: NOW - 2000 })).toEqual({ range: WAIT, growth: false });
     expect(chooseWait({ ...quietSpell, waitPending: true })).toEqual(burst);
-    expect(chooseWait({ ...quietSpell, reloading: true })).toEqual(burst);
+    expect(chooseWait({ ...quietSpell, growthReloading: true })).toEqual(burst);
   });
 
   it('gives everything else the normal wait, burst or not', () => {
-    const burst = { ...quietSpell, lastReloadAt: NOW - 100, waitPending: true };
+    const burst = { ...quietSpell, lastGrowthReloadAt: NOW - 100, waitPending: true };
     expect(chooseWait({ ...burst, next: snap(2, 3) })).toEqual({ range: WAIT, growth: false });
     expect(chooseWait({ ...burst, failing: true })).toEqual({ range: WAIT, growth: false });
     expect(chooseWait({ ...burst, growthWait: undefined })).toEqual({ range: WAIT, growth: false });

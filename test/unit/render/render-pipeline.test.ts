@@ -426,6 +426,16 @@ describe('RenderPipeline: growth during a burst waits longer (--growth-wait)', (
     expect(t.applyTimes).toEqual([t1 + 100, t1 + 1000 + 2000]);
   });
 
+  it('does not count a removal’s reload as the start of a burst: a replacement right after it takes the normal wait', async () => {
+    const t = await served(GROWTH);
+    const t1 = t.clock.now();
+    t.pipeline.update(blues([1])); // instance 2 stopped
+    await t.clock.advance(1_000);
+    t.pipeline.update(blues([1, 3])); // its replacement passes a moment later
+    await t.clock.advance(5_000);
+    expect(t.applyTimes).toEqual([t1 + 100, t1 + 1000 + 100]);
+  });
+
   it('never delays a removal: it brings a pending growth wait forward to the normal wait', async () => {
     const t = await served(GROWTH);
     const t1 = t.clock.now();
