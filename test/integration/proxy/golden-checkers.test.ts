@@ -1,5 +1,5 @@
-import { beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdirSync, rmSync } from 'node:fs';
 import { LocalChecker } from '../../../src/proxy/config-checker.js';
 import { haproxyBinary, nginxBinary } from '../../helpers/components.js';
 import { goldenCases, GOLDEN_RUN_DIR } from '../../fixtures/golden/golden.js';
@@ -15,6 +15,8 @@ describe('the real checkers accept every golden config', () => {
     // The golden nginx configs name their pid and log files here.
     mkdirSync(GOLDEN_RUN_DIR, { recursive: true });
   });
+  // What `nginx -t` made there (its temp folders, error log).
+  afterAll(() => rmSync(GOLDEN_RUN_DIR, { recursive: true, force: true }));
 
   for (const c of goldenCases()) {
     it(`${c.kind} accepts ${c.name}`, async () => {

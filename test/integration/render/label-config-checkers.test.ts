@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { CheckerError } from '../../../src/errors.js';
@@ -37,7 +37,11 @@ describe('the real checkers accept every fuzzed render', () => {
   beforeAll(() => {
     mkdirSync(GOLDEN_RUN_DIR, { recursive: true });
   });
-  afterAll(() => tmp.remove());
+  afterAll(() => {
+    tmp.remove();
+    // What `nginx -t` made there (its temp folders, error log).
+    rmSync(GOLDEN_RUN_DIR, { recursive: true, force: true });
+  });
 
   it(`accepts ${BATCHES} batches of fuzzed services with both proxies`, async () => {
     const seed = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Date.now() % 2 ** 31;
