@@ -14,7 +14,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
@@ -26,46 +25,17 @@ import type { RenderOptions } from '../src/render/render-options.js';
 import { createRenderRole } from '../src/cli/compose.js';
 import { formatSummary, summarize } from './lib/stats.js';
 import { TestConsulAgent } from '../test/helpers/consul-agent.js';
+import { freePort, waitFor } from '../test/helpers/ports.js';
+import { get } from '../test/helpers/http-get.js';
 
 const ROUNDS = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 20;
 const HAPROXY = process.env.SWITCHYARD_HAPROXY_BIN ?? '/usr/sbin/haproxy';
 const CONSUL = process.env.SWITCHYARD_CONSUL_BIN;
 const children: ChildProcess[] = [];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-function get(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host: 'web' }, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve(`${res.statusCode} ${body.trim()}`));
-    });
-    req.setTimeout(2000, () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
+/** The throw-away Consul agent's process, for the give-up timer to end it too. */
+let agentPid: number | undefined;
+/** How often a wait polls: the figures are latencies, so finer than the tests' 50 ms. */
+const POLL_MS = 5;
 
 async function backend(label: string): Promise<{ port: number; server: http.Server }> {
   const port = await freePort();
@@ -74,12 +44,13 @@ async function backend(label: string): Promise<{ port: number; server: http.Serv
   return { port, server };
 }
 
-async function consulPut(base: string, apiPath: string, body?: unknown): Promise<void> {
-  const res = await fetch(`${base}${apiPath}`, { method: 'PUT', body: body ? JSON.stringify(body) : undefined });
-  if (!res.ok) throw new Error(`PUT ${apiPath}: ${res.status}`);
+/** One GET through the proxy on a new connection: "<status> <body>". */
+async function answer(port: number, host = 'web'): Promise<string> {
+  const r = await get(port, host);
+  return `${r.status} ${r.body}`;
 }
 
-async function scenario(runtimeApi: boolean, consulUrl: string, a: number, b: number): Promise<void> {
+async function scenario(runtimeApi: boolean, agent: TestConsulAgent, a: number, b: number): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'sy-bench-latency-'));
   const mainPort = await freePort();
   const configPath = path.join(dir, 'haproxy.cfg');
@@ -99,7 +70,7 @@ async function scenario(runtimeApi: boolean, consulUrl: string, a: number, b: nu
     ],
     { from: 'user' },
   );
-  const consul = new ConsulHttpClient({ address: consulUrl });
+  const consul = new ConsulHttpClient({ address: agent.url });
   const metrics = new Metrics({ defaultMetrics: false });
   const role = createRenderRole(cmd.opts<RenderOptions>(), {
     consul,
@@ -114,13 +85,13 @@ async function scenario(runtimeApi: boolean, consulUrl: string, a: number, b: nu
   const removed: number[] = [];
   try {
     await role.start();
-    await until('the first config', () => existsSync(configPath));
+    await waitFor('the first config', () => existsSync(configPath), 10_000, POLL_MS);
     haproxy = spawn(HAPROXY, ['-W', '-f', configPath, '-p', pidFile], { stdio: 'ignore' });
     children.push(haproxy);
-    await until('HAProxy serving a', async () => (await get(mainPort)) === '200 a');
+    await waitFor('HAProxy serving a', async () => (await answer(mainPort)) === '200 a', 10_000, POLL_MS);
     await new Promise((r) => setTimeout(r, 2000)); // the owed first reload (retry delay) settles
     for (let i = 0; i < ROUNDS; i++) {
-      await consulPut(consulUrl, '/v1/agent/service/register', {
+      await agent.put('/v1/agent/service/register', {
         ID: 'web-b',
         Name: 'web',
         Address: '127.0.0.1',
@@ -128,16 +99,21 @@ async function scenario(runtimeApi: boolean, consulUrl: string, a: number, b: nu
         Meta: { color: 'blue' },
       });
       let t0 = performance.now();
-      await until('b to be served', async () => (await get(mainPort)) === '200 b');
+      await waitFor('b to be served', async () => (await answer(mainPort)) === '200 b', 10_000, POLL_MS);
       added.push(performance.now() - t0);
-      await consulPut(consulUrl, '/v1/agent/service/deregister/web-b');
+      await agent.put('/v1/agent/service/deregister/web-b');
       t0 = performance.now();
       // Gone when 6 requests in a row (round robin over what is left) miss it.
       let last = '';
-      await until('b to be gone', async () => {
-        for (let k = 0; k < 6; k++) if ((last = await get(mainPort)) !== '200 a') return false;
-        return true;
-      }).catch((err: unknown) => {
+      await waitFor(
+        'b to be gone',
+        async () => {
+          for (let k = 0; k < 6; k++) if ((last = await answer(mainPort)) !== '200 a') return false;
+          return true;
+        },
+        10_000,
+        POLL_MS,
+      ).catch((err: unknown) => {
         throw new Error(`${(err as Error).message} in round ${i + 1} (last answer through HAProxy: "${last}")`);
       });
       removed.push(performance.now() - t0);
@@ -164,11 +140,11 @@ async function main(): Promise<void> {
   if (!CONSUL) throw new Error('SWITCHYARD_CONSUL_BIN is not set; eval "$(bash scripts/provision.sh)" first');
   // The test suite's dev agent: it waits until the agent leads, and ends only its own process.
   const agent = await TestConsulAgent.start(`sy-bench-${process.pid}`);
-  const consulUrl = agent.url;
+  agentPid = agent.pid;
   const a = await backend('a');
   const b = await backend('b');
   try {
-    await consulPut(consulUrl, '/v1/agent/service/register', {
+    await agent.put('/v1/agent/service/register', {
       ID: 'web-a',
       Name: 'web',
       Address: '127.0.0.1',
@@ -176,8 +152,8 @@ async function main(): Promise<void> {
       Meta: { color: 'blue' },
     });
     console.log(`render-latency: ${ROUNDS} rounds per mode, HAProxy ${HAPROXY}, default --wait 250ms:1s`);
-    await scenario(true, consulUrl, a.port, b.port);
-    await scenario(false, consulUrl, a.port, b.port);
+    await scenario(true, agent, a.port, b.port);
+    await scenario(false, agent, a.port, b.port);
   } finally {
     a.server.close();
     b.server.close();
@@ -189,6 +165,7 @@ async function main(): Promise<void> {
 const timer = setTimeout(() => {
   console.error('render-latency: gave up after 5 minutes');
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  if (agentPid) process.kill(agentPid, 'SIGKILL');
   process.exit(1);
 }, 300_000);
 timer.unref();

@@ -25,7 +25,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -42,6 +41,9 @@ import { parseTemplateParams } from '../src/render/template-params.js';
 import { DEFAULT_COLORS } from '../src/snapshot/build-snapshot.js';
 import { fetchSnapshot } from '../src/watch/fetch-snapshot.js';
 import { formatSummary, summarize } from './lib/stats.js';
+import { TestConsulAgent } from '../test/helpers/consul-agent.js';
+import { get } from '../test/helpers/http-get.js';
+import { freePort, waitFor } from '../test/helpers/ports.js';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -53,43 +55,18 @@ const ROUNDS = arg('rounds', 20);
 const HAPROXY = process.env.SWITCHYARD_HAPROXY_BIN ?? '/usr/sbin/haproxy';
 const CONSUL = process.env.SWITCHYARD_CONSUL_BIN;
 const children: ChildProcess[] = [];
+/** The throw-away Consul agent, for the give-up timer to end it too. */
+let agent: TestConsulAgent | undefined;
+/** How often a wait polls: the figures are latencies, so finer than the tests' 50 ms. */
+const POLL_MS = 5;
+
+/** One GET through the proxy on a new connection: "<status> <body>". */
+async function answer(port: number, host: string): Promise<string> {
+  const r = await get(port, host);
+  return `${r.status} ${r.body}`;
+}
 const servers: http.Server[] = [];
 const svc = (i: number) => `svc-${String(i).padStart(4, '0')}`;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-function get(port: number, host: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve(`${res.statusCode} ${body.trim()}`));
-    });
-    req.setTimeout(2000, () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
 
 async function backend(label: string, host = '127.0.0.1', port?: number): Promise<number> {
   const p = port ?? (await freePort());
@@ -109,11 +86,6 @@ function catalogInstance(service: string, n: number, port: number, status: 'pass
     Service: { ID: id, Service: service, Address: `127.0.0.${n + 1}`, Port: port, Meta: { color: 'blue' } },
     Check: { CheckID: `${id}:check`, Name: 'check', ServiceID: id, Status: status },
   };
-}
-
-async function consulPut(base: string, apiPath: string, body?: unknown): Promise<void> {
-  const res = await fetch(`${base}${apiPath}`, { method: 'PUT', body: body ? JSON.stringify(body) : undefined });
-  if (!res.ok) throw new Error(`PUT ${apiPath}: ${res.status} ${await res.text()}`);
 }
 
 function instance(service: string, n: number, address: string, port: number) {
@@ -136,34 +108,13 @@ function rssMb(pid: number | undefined): string {
 
 async function main(): Promise<void> {
   if (!CONSUL) throw new Error('SWITCHYARD_CONSUL_BIN is not set; eval "$(bash scripts/provision.sh)" first');
-  const httpPort = await freePort();
-  const serf = await freePort();
-  const server = await freePort();
-  const data = mkdtempSync(path.join(tmpdir(), 'sy-bench-watch-consul-'));
+  // The test suite's dev agent: it waits until the agent leads, and ends only its own process.
+  agent = await TestConsulAgent.start(`sy-bench-watch-${process.pid}`);
+  const consulAgent = agent;
   const dir = mkdtempSync(path.join(tmpdir(), 'sy-bench-watch-'));
-  const consulProc = spawn(
-    CONSUL,
-    [
-      'agent',
-      '-dev',
-      '-bind=127.0.0.1',
-      '-client=127.0.0.1',
-      `-http-port=${httpPort}`,
-      `-data-dir=${data}`,
-      `-hcl=ports { dns = -1, grpc = -1, grpc_tls = -1, serf_wan = -1, serf_lan = ${serf}, server = ${server} }`,
-      '-log-level=error',
-    ],
-    { stdio: 'ignore' },
-  );
-  children.push(consulProc);
-  const consulUrl = `http://127.0.0.1:${httpPort}`;
   let role: RenderRole | undefined;
   let consul: ConsulHttpClient | undefined;
   try {
-    await until('Consul to elect itself', async () => {
-      const nodes = (await (await fetch(`${consulUrl}/v1/catalog/nodes`)).json()) as unknown[];
-      return nodes.length > 0;
-    });
     // Every instance n of every service answers on 127.0.0.(n+1):sink, so HAProxy's health checks pass.
     const sink = await freePort();
     for (let n = 0; n < PER_SERVICE; n++) await backend('sink', `127.0.0.${n + 1}`, sink);
@@ -173,11 +124,11 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const queue: { service: string; n: number }[] = [];
     for (let s = 1; s < SERVICES; s++) for (let n = 0; n < PER_SERVICE; n++) queue.push({ service: svc(s), n });
-    await consulPut(consulUrl, '/v1/agent/service/register', instance(svc(0), 0, '127.0.0.1', a));
+    await consulAgent.put('/v1/agent/service/register', instance(svc(0), 0, '127.0.0.1', a));
     await Promise.all(
       Array.from({ length: 16 }, async () => {
         for (let j = queue.shift(); j; j = queue.shift())
-          await consulPut(consulUrl, '/v1/catalog/register', catalogInstance(j.service, j.n, sink));
+          await consulAgent.put('/v1/catalog/register', catalogInstance(j.service, j.n, sink));
       }),
     );
     const instances = (SERVICES - 1) * PER_SERVICE + 1;
@@ -202,7 +153,7 @@ async function main(): Promise<void> {
       ],
       { from: 'user' },
     );
-    consul = new ConsulHttpClient({ address: consulUrl });
+    consul = new ConsulHttpClient({ address: consulAgent.url });
     const metrics = new Metrics({ defaultMetrics: false });
     role = createRenderRole(cmd.opts<RenderOptions>(), {
       consul,
@@ -214,17 +165,20 @@ async function main(): Promise<void> {
     });
     const t1 = performance.now();
     await role.start();
-    await until('the first config', () => existsSync(configPath), 120_000);
+    await waitFor('the first config', () => existsSync(configPath), 120_000, POLL_MS);
     const haproxy = spawn(HAPROXY, ['-W', '-f', configPath, '-p', pidFile], { stdio: ['ignore', 'ignore', 'pipe'] });
     children.push(haproxy);
     let haproxyLog = '';
     haproxy.stderr?.on('data', (c: Buffer) => (haproxyLog = (haproxyLog + c.toString()).slice(-4000)));
     let lastAnswer = '';
-    await until('HAProxy serving a', async () => (lastAnswer = await get(mainPort, svc(0))) === '200 a', 180_000).catch(
-      (err: unknown) => {
-        throw new Error(`${(err as Error).message} (last answer "${lastAnswer}"); HAProxy said: ${haproxyLog}`);
-      },
-    );
+    await waitFor(
+      'HAProxy serving a',
+      async () => (lastAnswer = await answer(mainPort, svc(0))) === '200 a',
+      180_000,
+      POLL_MS,
+    ).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message} (last answer "${lastAnswer}"); HAProxy said: ${haproxyLog}`);
+    });
     console.log(`start → whole catalog served: ${((performance.now() - t1) / 1000).toFixed(1)} s`);
     await new Promise((r) => setTimeout(r, 3000)); // the owed first reload (retry delay) settles
 
@@ -242,19 +196,24 @@ async function main(): Promise<void> {
     for (let i = 0; i < ROUNDS; i++) {
       let before = consul.usage().requests;
       let t = performance.now();
-      await consulPut(consulUrl, '/v1/agent/service/register', instance(svc(0), 1, '127.0.0.1', b));
-      await until('b to be served', async () => (await get(mainPort, svc(0))) === '200 b');
+      await consulAgent.put('/v1/agent/service/register', instance(svc(0), 1, '127.0.0.1', b));
+      await waitFor('b to be served', async () => (await answer(mainPort, svc(0))) === '200 b', 30_000, POLL_MS);
       added.push(performance.now() - t);
       await new Promise((r) => setTimeout(r, 300));
       requests.add += consul.usage().requests - before;
 
       before = consul.usage().requests;
       t = performance.now();
-      await consulPut(consulUrl, `/v1/agent/service/deregister/${svc(0)}-1`);
-      await until('b to be gone', async () => {
-        for (let k = 0; k < 6; k++) if ((await get(mainPort, svc(0))) !== '200 a') return false;
-        return true;
-      });
+      await consulAgent.put(`/v1/agent/service/deregister/${svc(0)}-1`);
+      await waitFor(
+        'b to be gone',
+        async () => {
+          for (let k = 0; k < 6; k++) if ((await answer(mainPort, svc(0))) !== '200 a') return false;
+          return true;
+        },
+        30_000,
+        POLL_MS,
+      );
       removed.push(performance.now() - t);
       await new Promise((r) => setTimeout(r, 300));
       requests.remove += consul.usage().requests - before;
@@ -262,9 +221,9 @@ async function main(): Promise<void> {
       // A health flip elsewhere: one instance's check critical, then passing; count what the watch asks.
       const [flipService, flipHost] = [svc(1 + (i % (SERVICES - 1))), i % PER_SERVICE];
       before = consul.usage().requests;
-      await consulPut(consulUrl, '/v1/catalog/register', catalogInstance(flipService, flipHost, sink, 'critical'));
+      await consulAgent.put('/v1/catalog/register', catalogInstance(flipService, flipHost, sink, 'critical'));
       await new Promise((r) => setTimeout(r, 500));
-      await consulPut(consulUrl, '/v1/catalog/register', catalogInstance(flipService, flipHost, sink));
+      await consulAgent.put('/v1/catalog/register', catalogInstance(flipService, flipHost, sink));
       await new Promise((r) => setTimeout(r, 500));
       requests.flip += consul.usage().requests - before;
     }
@@ -310,14 +269,13 @@ async function main(): Promise<void> {
     console.log(
       `HAProxy template render of ${fetched.snapshot.services.length} services: ${formatSummary(summarize(renders))} (${(bytes / 1024).toFixed(0)} KB)`,
     );
-    console.log(`RSS: Switchyard (this process) ${rssMb(process.pid)} MB, Consul agent ${rssMb(consulProc.pid)} MB`);
+    console.log(`RSS: Switchyard (this process) ${rssMb(process.pid)} MB, Consul agent ${rssMb(consulAgent.pid)} MB`);
   } finally {
     await role?.close();
     await consul?.close();
     for (const s of servers) s.close();
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
-    rmSync(data, { recursive: true, force: true });
+    await consulAgent.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -325,6 +283,7 @@ async function main(): Promise<void> {
 const timer = setTimeout(() => {
   console.error('watch-scale: gave up after 20 minutes');
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  if (agent?.pid) process.kill(agent.pid, 'SIGKILL');
   process.exit(1);
 }, 1_200_000);
 timer.unref();

@@ -49,6 +49,11 @@ export class TestConsulAgent {
     return this.output;
   }
 
+  /** The agent process (a bench reads its RSS); undefined while it is not running. */
+  get pid(): number | undefined {
+    return this.child?.exitCode === null ? this.child.pid : undefined;
+  }
+
   private async startProcess(): Promise<void> {
     const hcl = `ports { dns = -1, grpc = -1, grpc_tls = -1, serf_wan = -1, serf_lan = ${this.serfLanPort}, server = ${this.serverPort} }`;
     const child = spawn(

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { get } from '../../helpers/http-get.js';
 import { freePort, waitFor } from '../../helpers/ports.js';
 import { TestProxy } from '../../helpers/test-proxy.js';
 
@@ -38,26 +39,4 @@ export function tempDir(prefix: string): { dir: string; remove: () => void } {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** GET through the proxy on a new connection; the status and the body, trimmed. */
-export function get(
-  port: number,
-  host = 'web',
-  headers: Record<string, string> = {},
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(
-      { host: '127.0.0.1', port, path: '/', headers: { ...headers, host }, agent: false, timeout: 5000 },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('request timed out')));
-    req.on('error', reject);
-  });
-}
-
-export { freePort, TestProxy, waitFor };
+export { freePort, get, TestProxy, waitFor };
