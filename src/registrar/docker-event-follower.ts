@@ -35,6 +35,8 @@ export class DockerEventFollower {
   /** When dockerd answered the current subscription (now() ms); undefined while there is none. */
   private openSince: number | undefined;
   private attempt = 0;
+  /** A reconcile that started while the current subscription was open has completed. */
+  private reconciledSinceOpen = false;
 
   constructor(
     private readonly docker: DockerClient,
@@ -54,9 +56,31 @@ export class DockerEventFollower {
    * otherwise /healthz would say "down" for as long as the stream then stays up.
    */
   reconciled(startedAt: number): void {
-    if (this.downState && this.openSince !== undefined && this.openSince <= startedAt) {
+    if (this.openSince === undefined || this.openSince > startedAt) return;
+    this.reconciledSinceOpen = true;
+    if (this.downState) {
       this.attempt = 0;
       this.downState = undefined;
+    }
+  }
+
+  /**
+   * Runs `connected` until one pass completes while this stream is open. A failed pass is retried
+   * with backoff (0.5 s up to 5 s) rather than left to the next resync: the events of a dockerd
+   * restart went with the old daemon, so only a listing finds the containers it stopped, and until
+   * then their registrations are ghosts.
+   */
+  private async reconcileWhileOpen(trigger: ConnectTrigger, streamSignal: AbortSignal): Promise<void> {
+    for (let attempt = 0; !streamSignal.aborted; attempt++) {
+      const ok = await this.handlers.connected(trigger).catch(() => false);
+      if (streamSignal.aborted) return;
+      if (ok) {
+        this.attempt = 0;
+        this.downState = undefined;
+        return;
+      }
+      // The registrar has said why at warn; a pass it started meanwhile (a resync) may have done it.
+      if (!(await sleep(backoffMs(attempt, 500, 5_000), streamSignal)) || this.reconciledSinceOpen) return;
     }
   }
 
@@ -79,15 +103,7 @@ export class DockerEventFollower {
         const iterator = stream[Symbol.asyncIterator]();
         // The first next() sends the request; the listing starts only after it.
         let next = iterator.next();
-        void this.handlers.connected(trigger).then(
-          (ok) => {
-            if (ok && !streamSignal.aborted) {
-              this.attempt = 0;
-              this.downState = undefined;
-            }
-          },
-          () => undefined,
-        );
+        void this.reconcileWhileOpen(trigger, streamSignal);
         for (;;) {
           const r = await next;
           if (r.done) break;
@@ -99,6 +115,7 @@ export class DockerEventFollower {
         failure = err;
       }
       this.openSince = undefined;
+      this.reconciledSinceOpen = false;
       if (signal.aborted) break;
       streamAbort.abort();
       const reason = failure ? errorMessage(failure) : 'the stream ended (dockerd restarting?)';

@@ -101,6 +101,38 @@ describe('DockerEventFollower', () => {
     expect(follower.down).toBeUndefined();
   });
 
+  it('retries a failed reconcile while the stream stays open, until one completes', async () => {
+    // A dockerd restart: its events went with the old daemon, so only a listing finds the
+    // containers it stopped. The listing at reconnect fails (dockerd still starting): retried with
+    // backoff, not left to the next resync.
+    let passes = 0;
+    const { docker, connects, follower } = follow(() => {
+      passes++;
+      // The first (at start) and the fourth complete.
+      return passes === 1 || passes >= 4;
+    });
+    await waitFor('subscribed', () => docker.connected, 2_000);
+    docker.failStream(new Error('connect ECONNREFUSED'));
+    await waitFor('up again', () => connects.length >= 2 && follower.down === undefined, 10_000);
+    expect(connects).toEqual(['start', 'reconnect', 'reconnect', 'reconnect']);
+    expect(docker.subscriptions).toHaveLength(2);
+    // Once one completed, no more passes.
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(connects).toHaveLength(4);
+  });
+
+  it('stops retrying when another pass (a resync) completed while the stream was open', async () => {
+    let passes = 0;
+    const { docker, connects, follower } = follow(() => ++passes === 1);
+    await waitFor('subscribed', () => docker.connected, 2_000);
+    docker.failStream(new Error('connect ECONNREFUSED'));
+    await waitFor('reconnect pass', () => connects.length === 2, 5_000);
+    follower.reconciled(Date.now());
+    expect(follower.down).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(connects).toEqual(['start', 'reconnect']);
+  });
+
   it('stays down when the stream fails again before a later reconcile completes', async () => {
     const { docker, follower } = follow(() => false);
     await waitFor('subscribed', () => docker.connected, 2_000);
