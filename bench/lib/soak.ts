@@ -22,6 +22,7 @@ import { META_CONTAINER_ID, META_OWNER } from '../../src/registrar/meta-keys.js'
 import { defaultTemplatePath } from '../../src/render/render-options.js';
 import { TestConsulAgent } from '../../test/helpers/consul-agent.js';
 import { DockerHost } from '../../test/helpers/docker-host.js';
+import { appArgs } from '../../test/helpers/docker.js';
 import { findBinary, freePort, sleep, Stack, waitFor, type Owned } from './stack.js';
 import { KILL_GRACE_MS, SoakInvariants, type RegisteredInstance, type RunningContainer } from './soak-invariants.js';
 
@@ -116,9 +117,16 @@ const GRACEFUL_APP = [
   'wait $P',
 ].join('; ');
 
+interface FleetContainer {
+  name: string;
+  service: string;
+  color: string;
+  core: boolean;
+}
+
 interface Fleet {
   /** id → what it is; only containers this soak started. */
-  byId: Map<string, { name: string; service: string; color: string; core: boolean }>;
+  byId: Map<string, FleetContainer>;
 }
 
 export async function runSoak(o: SoakOptions, signal?: AbortSignal): Promise<SoakReport> {
@@ -222,6 +230,23 @@ export async function runSoak(o: SoakOptions, signal?: AbortSignal): Promise<Soa
       return { owned, pid: owned.child.pid! };
     };
 
+    /** The soak's running containers, as Docker lists them, with what their labels say. */
+    const soakContainers = async (): Promise<Map<string, FleetContainer>> => {
+      const out = await h.docker(
+        'ps',
+        '--no-trunc',
+        '--filter',
+        'label=soak.core',
+        '--format',
+        '{{.ID}}\t{{.Names}}\t{{.Label "SERVICE_NAME"}}\t{{.Label "color"}}\t{{.Label "soak.core"}}',
+      );
+      const found = new Map<string, FleetContainer>();
+      for (const line of out.split('\n').filter(Boolean)) {
+        const [id = '', name = '', service = '', color = '', core = ''] = line.split('\t');
+        found.set(id, { name, service, color, core: core === 'true' });
+      }
+      return found;
+    };
     const startContainer = async (service: string, color: string, core: boolean): Promise<void> => {
       const name = `soak-${service}-${color}-${Math.random().toString(36).slice(2, 8)}`;
       const t0 = Date.now();
@@ -233,16 +258,7 @@ export async function runSoak(o: SoakOptions, signal?: AbortSignal): Promise<Soa
           '5',
           // The core comes back after a dockerd restart by itself, as a compose service would.
           ...(core ? ['--restart', 'unless-stopped'] : []),
-          '-e',
-          `COLOR=${color}`,
-          '-l',
-          `color=${color}`,
-          '-l',
-          `SERVICE_NAME=${service}`,
-          '-l',
-          'SERVICE_CHECK_HTTP=/health',
-          '-l',
-          'SERVICE_CHECK_INTERVAL=1s',
+          ...appArgs({ color, service }),
           '-l',
           `soak.core=${core}`,
         ],
@@ -327,11 +343,12 @@ export async function runSoak(o: SoakOptions, signal?: AbortSignal): Promise<Soa
       if (!reconciling) {
         reconciling = true;
         try {
-          const ids = new Set(await h.runningContainers());
-          // Reconcile the fleet with what runs: containers that ended (a dockerd restart) go, and
-          // the core is made whole again.
+          const now = await soakContainers();
+          // Reconcile the fleet with what runs: containers that ended (a dockerd restart) go, the
+          // core is made whole again, and one whose `docker run` failed yet runs joins the fleet.
+          for (const [id, c] of now) if (!fleet.byId.has(id)) fleet.byId.set(id, c);
           for (const [id, c] of [...fleet.byId])
-            if (!ids.has(id)) {
+            if (!now.has(id)) {
               fleet.byId.delete(id);
               await h.docker('rm', '-f', id).catch(() => undefined);
               if (c.core) await startContainer(c.service, c.color, true);
@@ -381,10 +398,10 @@ export async function runSoak(o: SoakOptions, signal?: AbortSignal): Promise<Soa
       const runningMap = new Map<string, RunningContainer>();
       let dockerOk = true;
       try {
-        for (const id of await h.runningContainers()) {
-          const c = fleet.byId.get(id);
-          if (c) runningMap.set(id, { id, name: c.name, service: c.service });
-        }
+        // What Docker runs, not what the harness believes it started: a `docker run` that failed on
+        // the client's side (dockerd going down mid-answer) can still leave a container running,
+        // which the registrar rightly registers.
+        for (const [id, c] of await soakContainers()) runningMap.set(id, { id, name: c.name, service: c.service });
       } catch {
         dockerOk = false;
       }
@@ -490,42 +507,46 @@ export async function runSoak(o: SoakOptions, signal?: AbortSignal): Promise<Soa
           return healthy();
         }
         case 'dockerd-restart': {
+          // The churn waits until the core is back by its restart policy: its own fleet check would
+          // otherwise remove and replace core containers dockerd is still restarting.
           stackBusy = true;
-          let slow = '';
           try {
-            await h.restart();
-          } catch (err) {
-            // A dockerd that exited while starting (seen once under load, next to its dying
-            // containerd) gets one more start; one that runs but has not answered within the
-            // helper's 60 s (many containers to restore) gets longer.
-            if (!h.running) {
-              slow = ` (its first start failed: ${String(err).split('\n')[0]!.slice(0, 120)}; started again)`;
-              await h.startDaemon();
+            let slow = '';
+            try {
+              await h.restart();
+            } catch (err) {
+              // A dockerd that exited while starting (seen under load, next to its dying containerd)
+              // gets one more start; one that runs but has not answered within the helper's 60 s
+              // (many containers to restore) gets longer.
+              if (!h.running) {
+                slow = ` (its first start failed: ${String(err).split('\n')[0]!.slice(0, 120)}; started again)`;
+                await h.startDaemon();
+              }
+              const t0 = Date.now();
+              await waitFor(
+                'the restarted dockerd to answer',
+                () => h.docker('version').then(() => true),
+                240_000,
+                1_000,
+              );
+              slow += ` (answered ${Math.round((Date.now() - t0) / 1000)}s after the helper gave up)`;
             }
-            const t0 = Date.now();
-            await waitFor(
-              'the restarted dockerd to answer',
-              () => h.docker('version').then(() => true),
-              240_000,
-              1_000,
-            );
-            slow += ` (answered ${Math.round((Date.now() - t0) / 1000)}s after the helper gave up)`;
+            const coreIds = [...fleet.byId].filter(([, c]) => c.core).map(([id]) => id);
+            const back = await waitFor(
+              'the core containers to run again',
+              async () => {
+                const now = new Set(await h.runningContainers());
+                return coreIds.every((id) => now.has(id)) ? now.size : false;
+              },
+              60_000,
+              500,
+            ).catch(() => -1);
+            return back < 0
+              ? 'dockerd restarted; the core did not come back within 60s'
+              : `dockerd restarted${slow}; ${back} containers running after it (the core, restart policy unless-stopped)`;
           } finally {
             stackBusy = false;
           }
-          const coreIds = [...fleet.byId].filter(([, c]) => c.core).map(([id]) => id);
-          const back = await waitFor(
-            'the core containers to run again',
-            async () => {
-              const now = new Set(await h.runningContainers());
-              return coreIds.every((id) => now.has(id)) ? now.size : false;
-            },
-            60_000,
-            500,
-          ).catch(() => -1);
-          return back < 0
-            ? 'dockerd restarted; the core did not come back within 60s'
-            : `dockerd restarted${slow}; ${back} containers running after it (the core, restart policy unless-stopped)`;
         }
         case 'consul-restart-lost': {
           await a.restart();

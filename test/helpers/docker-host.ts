@@ -214,10 +214,12 @@ export class DockerHost {
     };
     child.stdout?.on('data', collect);
     child.stderr?.on('data', collect);
+    // A daemon that exited is not waited for: the caller may start it again at once.
+    let exited = false;
     await waitFor(
       `dockerd of docker host ${this.name} on ${this.socket}`,
       async () => {
-        if (!this.running) throw new Error(`dockerd exited: ${this.output.slice(-2000)}`);
+        if (!this.running) return (exited = true);
         await run('docker', ['-H', this.dockerHost, 'version', '--format', '{{.Server.Version}}'], {
           timeout: 10_000,
         });
@@ -226,6 +228,8 @@ export class DockerHost {
       60_000,
       200,
     );
+    if (exited)
+      throw new Error(`dockerd of docker host ${this.name} exited while starting: ${this.output.slice(-2000)}`);
   }
 
   /**
@@ -264,11 +268,20 @@ export class DockerHost {
   private async stopDaemon(): Promise<void> {
     const child = this.child;
     if (!child || !this.running) return;
+    const containerd = this.containerdPid();
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
     await exited;
     clearTimeout(timer);
+    // As in kill(): a daemon started again before its old containerd is gone adopts the dying one
+    // and never answers (seen in CI: the soak's dockerd restart timed out after 60 s).
+    if (containerd !== undefined && isAlive(containerd))
+      await waitFor(`containerd of docker host ${this.name} to exit`, () => !isAlive(containerd), 10_000, 50).catch(
+        () => {
+          if (isAlive(containerd)) process.kill(containerd, 'SIGKILL');
+        },
+      );
   }
 
   private async createBridge(): Promise<void> {

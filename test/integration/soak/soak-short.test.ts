@@ -46,6 +46,9 @@ describe('fault soak (short)', () => {
       servedNotPassing: report.counters.servedNotPassing,
       failedRequestsOutsideFaults: report.counters.failedRequestsOutsideFaults,
       switchesNotServed: report.counters.switchesNotServed,
+      // What each one was (which container, since when): a failure names it, not only the count.
+      violations: report.violations,
+      outsideFailures: report.outsideFailures,
     }).toEqual({
       ghosts: 0,
       missing: 0,
@@ -53,6 +56,8 @@ describe('fault soak (short)', () => {
       servedNotPassing: 0,
       failedRequestsOutsideFaults: 0,
       switchesNotServed: 0,
+      violations: [],
+      outsideFailures: [],
     });
     // After every fault the daemon answered /healthz 200 again.
     expect(report.faults.filter((f) => f.note.includes('healthz not 200'))).toEqual([]);
