@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { META_COLOR } from '../../src/registrar/meta-keys.js';
-import type { TestContainers } from '../../test/helpers/docker.js';
+import { appArgs, type TestContainers } from '../../test/helpers/docker.js';
 import { imageBaseName } from '../../src/registrar/service-definitions.js';
 import {
   findBinary,
@@ -32,21 +32,7 @@ export const KV_PREFIX = 'switchyard';
 export function appRunner(containers: TestContainers, tag: string, colorLabel: string) {
   return (color: string, version: string, extra: string[] = []): Promise<string> =>
     containers.run(
-      [
-        '--name',
-        `${tag}-${version}`,
-        '-l',
-        `${colorLabel}=${color}`,
-        '-l',
-        'SERVICE_CHECK_HTTP=/health',
-        '-l',
-        'SERVICE_CHECK_INTERVAL=1s',
-        '-e',
-        `COLOR=${color}`,
-        '-e',
-        `VERSION=${version}`,
-        ...extra,
-      ],
+      ['--name', `${tag}-${version}`, ...appArgs({ color, colorLabel }), '-e', `VERSION=${version}`, ...extra],
       { image: IMAGE },
     );
 }

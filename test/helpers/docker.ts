@@ -74,3 +74,20 @@ export class TestContainers {
       await run('docker', ['rm', '-f', '-v', ...ids.slice(i, i + 50)], { timeout: 180_000 }).catch(() => undefined);
   }
 }
+
+/**
+ * The labels and environment of one test-app instance of `color`: its color label, its service
+ * (Registrator's SERVICE_NAME, or SERVICE_<port>_NAME when it listens on `port`) and the 1 s HTTP
+ * check on /health the tests wait on. Without `service` the name comes from the image.
+ */
+export function appArgs(o: { color: string; colorLabel?: string; service?: string; port?: number }): string[] {
+  const args = ['-e', `COLOR=${o.color}`, '-l', `${o.colorLabel ?? 'color'}=${o.color}`];
+  if (o.service !== undefined && o.port === undefined) args.push('-l', `SERVICE_NAME=${o.service}`);
+  if (o.service !== undefined && o.port !== undefined) {
+    args.push('-l', `SERVICE_${o.port}_NAME=${o.service}`);
+    // The image exposes 8080: an app on another port (host network) is not registered there too.
+    if (o.port !== 8080) args.push('-l', 'SERVICE_8080_IGNORE=true');
+  }
+  args.push('-l', 'SERVICE_CHECK_HTTP=/health', '-l', 'SERVICE_CHECK_INTERVAL=1s');
+  return args;
+}

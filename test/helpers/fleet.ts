@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { consulBinary, haproxyBinary, nginxBinary, requireDocker } from './components.js';
 import { CLI, switchyard, type CliResult } from './cli.js';
 import { DockerHost } from './docker-host.js';
+import { appArgs } from './docker.js';
 import { freePort, waitFor } from './ports.js';
 import { ConsulAcl, ConsulPki, SecureConsulAgent } from './secure-consul.js';
 
@@ -323,16 +324,7 @@ export class Fleet {
       name,
       '--hostname',
       name,
-      '-e',
-      `COLOR=${color}`,
-      '-l',
-      `color=${color}`,
-      '-l',
-      `SERVICE_NAME=${service}`,
-      '-l',
-      'SERVICE_CHECK_HTTP=/health',
-      '-l',
-      'SERVICE_CHECK_INTERVAL=1s',
+      ...appArgs({ color, service }),
       ...(host.layout === 'published' ? ['-p', `${host.address}::8080`] : ['--expose', '8080']),
       ...extra,
     ]);

@@ -9,7 +9,7 @@ import { OwnedProcess } from './child.js';
 import { CLI, requireBuiltCli, switchyard, type CliResult } from './cli.js';
 import { haproxyBinary, nginxBinary, requireDocker, testImage } from './components.js';
 import { TestConsulAgent } from './consul-agent.js';
-import { TestContainers } from './docker.js';
+import { appArgs, TestContainers } from './docker.js';
 import { freePort, waitFor } from './ports.js';
 import { TestProxy } from './test-proxy.js';
 
@@ -163,14 +163,7 @@ export class SwitchyardStack {
     const common = [
       '--name',
       `${this.options.name}-${version}`,
-      '-l',
-      `${this.colorLabel}=${color}`,
-      '-l',
-      'SERVICE_CHECK_HTTP=/health',
-      '-l',
-      'SERVICE_CHECK_INTERVAL=1s',
-      '-e',
-      `COLOR=${color}`,
+      ...appArgs({ color, colorLabel: this.colorLabel }),
       '-e',
       `VERSION=${version}`,
     ];

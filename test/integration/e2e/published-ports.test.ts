@@ -5,7 +5,7 @@ import { describe, expect, it } from '@jest/globals';
 import { LoadProcess } from '../../../bench/lib/load-process.js';
 import { haproxyBinary, nginxBinary, requireDocker } from '../../helpers/components.js';
 import { TestConsulAgent } from '../../helpers/consul-agent.js';
-import { TestContainers } from '../../helpers/docker.js';
+import { appArgs, TestContainers } from '../../helpers/docker.js';
 import { freePort, waitFor } from '../../helpers/ports.js';
 import { tempDir, TestProxy } from '../proxy/proxy-fixtures.js';
 import { CLI, requireBuiltCli, switchyard } from '../switch/cli.js';
@@ -68,16 +68,7 @@ describe.each(PATHS)('published ports, docker-proxy and keep-alive clients throu
           `${TAG}-${color}-${n}`,
           '-p',
           '127.0.0.1::8080',
-          '-e',
-          `COLOR=${color}`,
-          '-l',
-          `${COLOR_LABEL}=${color}`,
-          '-l',
-          `SERVICE_8080_NAME=${SERVICE}`,
-          '-l',
-          'SERVICE_CHECK_HTTP=/health',
-          '-l',
-          'SERVICE_CHECK_INTERVAL=1s',
+          ...appArgs({ color, colorLabel: COLOR_LABEL, service: SERVICE, port: 8080 }),
         ]);
       const passing = (color: string, want: number) =>
         waitFor(

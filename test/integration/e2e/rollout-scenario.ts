@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { dumpDom, screenshot } from '../../helpers/chromium.js';
 import { haproxyBinary, nginxBinary, requireDocker } from '../../helpers/components.js';
 import { TestConsulAgent } from '../../helpers/consul-agent.js';
-import { TestContainers } from '../../helpers/docker.js';
+import { appArgs, TestContainers } from '../../helpers/docker.js';
 import { freePort, waitFor } from '../../helpers/ports.js';
 import { tempDir, TestProxy } from '../proxy/proxy-fixtures.js';
 import { CLI, requireBuiltCli, switchyard } from '../switch/cli.js';
@@ -70,16 +70,7 @@ export async function runRolloutScenario(kind: 'haproxy' | 'nginx', log: (line: 
           'host',
           '--expose',
           String(port),
-          '-l',
-          `${colorLabel}=${color}`,
-          '-l',
-          `SERVICE_${port}_NAME=app`,
-          '-l',
-          'SERVICE_8080_IGNORE=true',
-          '-l',
-          'SERVICE_CHECK_HTTP=/health',
-          '-l',
-          'SERVICE_CHECK_INTERVAL=1s',
+          ...appArgs({ color, colorLabel, service: 'app', port }),
         ],
         { cmd: ['sh', '-c', script] },
       );

@@ -3,7 +3,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { haproxyBinary, requireDocker } from '../../helpers/components.js';
-import { TestContainers } from '../../helpers/docker.js';
+import { appArgs, TestContainers } from '../../helpers/docker.js';
 import { freePort, waitFor } from '../../helpers/ports.js';
 import { ConsulPki, startSecureConsul, type SecureConsul } from '../../helpers/secure-consul.js';
 import { TestProxy, tempDir } from '../proxy/proxy-fixtures.js';
@@ -83,18 +83,7 @@ describe('Switchyard against Consul with TLS and default-deny ACLs', () => {
       String(port),
       '-e',
       `PORT=${port}`,
-      '-e',
-      `COLOR=${color}`,
-      '-l',
-      `${COLOR_LABEL}=${color}`,
-      '-l',
-      `SERVICE_${port}_NAME=app`,
-      '-l',
-      'SERVICE_8080_IGNORE=true',
-      '-l',
-      'SERVICE_CHECK_HTTP=/health',
-      '-l',
-      'SERVICE_CHECK_INTERVAL=1s',
+      ...appArgs({ color, colorLabel: COLOR_LABEL, service: 'app', port }),
     ]);
   };
   const passing = (color: string, want: number) =>
