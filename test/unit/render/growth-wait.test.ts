@@ -1,19 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { chooseWait, effectiveGrowthWait, type WaitChoiceInput } from '../../../src/render/growth-wait.js';
 import type { Instance, Snapshot } from '../../../src/snapshot/snapshot.js';
+import { instance } from '../../fixtures/golden/snapshots.js';
 
-const inst = (n: number): Instance => ({
-  id: `b${n}`,
-  service: 'app',
-  node: 'n1',
-  address: `10.0.0.${n}`,
-  port: 8080,
-  color: 'blue',
-  tags: ['blue'],
-  meta: { color: 'blue' },
-  health: 'passing',
-  maintenance: false,
-});
+const inst = (n: number): Instance => instance('app', n, 'blue');
 const snap = (...ns: number[]): Snapshot => ({
   services: [{ name: 'app', instances: ns.map(inst), state: { live: 'blue' }, live: 'blue', idle: undefined }],
 });
