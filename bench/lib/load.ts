@@ -171,7 +171,9 @@ export async function runLoad(options: LoadOptions, signal: AbortSignal): Promis
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', (err: NodeJS.ErrnoException) => done({ failure: `error:${err.code ?? err.message}` }));
+          // The status line had come: the connection was cut while the response was under way (a
+          // server killed mid-answer), which no proxy can retry, unlike a failure before it.
+          res.on('error', (err: NodeJS.ErrnoException) => done({ failure: `cut:${err.code ?? err.message}` }));
           res.on('end', () => {
             const status = res.statusCode ?? 0;
             if (status < 200 || status > 299) return done({ failure: `status:${status}` });

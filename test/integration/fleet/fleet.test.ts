@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { LoadProcess } from '../../../bench/lib/load-process.js';
 import type { LoadSummary } from '../../../bench/lib/load.js';
+import { META_CONTAINER_ID } from '../../../src/registrar/meta-keys.js';
 import { Fleet, readOr, type FleetDockerHost, type FleetLb } from '../../helpers/fleet.js';
 import { waitFor } from '../../helpers/ports.js';
 
@@ -203,14 +204,18 @@ describe('a fleet of 3 Docker hosts and 2 LBs on a TLS + ACL Consul cluster', ()
 
       const floor = await loadBoth(10_000);
       let leftMs = 0;
+      let killedFrom = 0;
+      let killedTo = 0;
       const faulted = await loadBoth(10_000, async () => {
         await sleep(1_000);
         const t0 = Date.now();
+        killedFrom = t0;
         await Promise.all([
           host.switchyard.kill(),
           (async () => host.agent.signal('SIGKILL'))(),
           host.docker.kill({ containers }),
         ]);
+        killedTo = Date.now();
         await waitFor(
           `${host.name}'s instances out of every LB`,
           () => fleet.lbs.every((lb) => routed(lb, endpoints).length === 0),
@@ -219,11 +224,20 @@ describe('a fleet of 3 Docker hosts and 2 LBs on a TLS + ACL Consul cluster', ()
         );
         leftMs = Date.now() - t0;
       });
+      // A response under way on a container at the instant it is SIGKILLed is cut, and no proxy can
+      // retry a response it has begun to forward: counted apart, as the soak counts failures at a
+      // churn SIGKILL. Anything else (a 5xx, a timeout, a request refused before its answer began,
+      // a failure after the kill) counts against the floor: the proxies must retry those elsewhere.
+      const samples = faulted.flatMap((s) => s.failureSamples);
+      const cutByKill =
+        containers === 'die'
+          ? samples.filter((f) => f.kind.startsWith('cut:') && f.at >= killedFrom - 1_000 && f.at <= killedTo).length
+          : 0;
       report(
-        `host lost, containers ${containers}: out of both LBs in ${leftMs} ms; failed requests ${failed(faulted)}/${requests(faulted)} (no-fault floor ${failed(floor)}/${requests(floor)})`,
+        `host lost, containers ${containers}: out of both LBs in ${leftMs} ms; failed requests ${failed(faulted)}/${requests(faulted)}, of which ${cutByKill} answers cut by the SIGKILL (no-fault floor ${failed(floor)}/${requests(floor)}); failures at kill+ms: ${samples.map((f) => `${f.kind}@${f.at - killedFrom}`).join(' ') || 'none'} (kill took ${killedTo - killedFrom} ms)`,
       );
       expect(leftMs).toBeLessThanOrEqual(5_000);
-      expect(failed(faulted)).toBeLessThanOrEqual(failed(floor));
+      expect(failed(faulted) - cutByKill).toBeLessThanOrEqual(failed(floor));
 
       // The host comes back: dockerd (live-restore), its agent (same data dir), its register role.
       const back = Date.now();
@@ -235,9 +249,16 @@ describe('a fleet of 3 Docker hosts and 2 LBs on a TLS + ACL Consul cluster', ()
         `${host.name}'s registrations to match its running containers`,
         async () => {
           // Exactly the running containers, at the address and port each has now (a restarted
-          // container's published port is a new one).
-          const want = (await Promise.all(running.map((id) => endpointOfContainer(host, id)))).sort();
-          return JSON.stringify((await endpointsOf(host)).sort()) === JSON.stringify(want);
+          // container's published port is a new one, and may be one a dead container had: so by
+          // container id, not by endpoint alone).
+          const want = (
+            await Promise.all(running.map(async (id) => `${id}@${await endpointOfContainer(host, id)}`))
+          ).sort();
+          const have = (await catalog())
+            .filter((e) => e.Node === host.name)
+            .map((e) => `${e.ServiceMeta[META_CONTAINER_ID] ?? ''}@${e.ServiceAddress}:${e.ServicePort}`)
+            .sort();
+          return JSON.stringify(have) === JSON.stringify(want);
         },
         60_000,
         250,
@@ -261,8 +282,27 @@ describe('a fleet of 3 Docker hosts and 2 LBs on a TLS + ACL Consul cluster', ()
     const leader = fleet.servers.find((s) => leaderAddr.startsWith(`${s.options.bindAddr}:`));
     expect(leader).toBeDefined();
     const survivor = fleet.servers.find((s) => s !== leader)!;
+    // Start from a settled fleet: the lost host's return (the test before) can still be converging
+    // (a dead container's registration going, a restarted one's new check not yet passing, on a port
+    // the dead one had), and a removal that finishes is no drop of the leader change. Settled: every
+    // registered instance passing, and every LB routing each one.
+    let all: string[] = [];
+    await waitFor(
+      'every instance passing and routed by every LB',
+      async () => {
+        const health = await fleet.consul<
+          Array<{ Service: { Address: string; Port: number }; Checks: Array<{ Status: string }> }>
+        >(`/v1/health/service/${SERVICE}`);
+        all = health.map((e) => `${e.Service.Address}:${e.Service.Port}`);
+        return (
+          health.every((e) => e.Checks.every((c) => c.Status === 'passing')) &&
+          fleet.lbs.every((lb) => routed(lb, all).length === all.length)
+        );
+      },
+      60_000,
+      200,
+    );
     // Every endpoint every LB routes now; a config listing fewer of them is "smaller than safe".
-    const all = (await catalog()).map((e) => `${e.ServiceAddress}:${e.ServicePort}`);
     const before = fleet.lbs.map((lb) => routed(lb, all).length);
     const smallest = [...before];
     const dropped = new Set<string>();
