@@ -45,17 +45,20 @@ import type { LoadSummary } from './lib/load.js';
 import { LoadProcess } from './lib/load-process.js';
 import { benchOptions } from './lib/options.js';
 import { procSample, treeSample, type ProcSample } from './lib/proc.js';
-import { builtCli, findBinary, freePort, metricSum, probe, scrapeMetrics, sleep, Stack, waitFor } from './lib/stack.js';
-import { summarize, type Summary } from './lib/stats.js';
 import {
-  appRunner,
-  KV_PREFIX,
-  passingByColor,
-  putLive,
-  SERVICE,
-  startSwitchyardSide,
+  builtCli,
+  findBinary,
+  freePort,
+  metricSum,
+  probe,
+  scrapeMetrics,
+  sleep,
+  Stack,
+  waitFor,
   waitQuiet,
-} from './lib/switchyard-side.js';
+} from './lib/stack.js';
+import { summarize, type Summary } from './lib/stats.js';
+import { appRunner, KV_PREFIX, passingByColor, putLive, SERVICE, startSwitchyardSide } from './lib/switchyard-side.js';
 
 // ---------------------------------------------------------------- options
 

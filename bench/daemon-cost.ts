@@ -24,8 +24,8 @@
 import { TestContainers } from '../test/helpers/docker.js';
 import { benchOptions } from './lib/options.js';
 import { procSample, type ProcSample } from './lib/proc.js';
-import { builtCli, metricSum, probe, scrapeMetrics, sleep, Stack, waitFor } from './lib/stack.js';
-import { appRunner, passingByColor, putLive, startSwitchyardSide, waitQuiet } from './lib/switchyard-side.js';
+import { builtCli, metricSum, probe, scrapeMetrics, sleep, Stack, waitFor, waitQuiet } from './lib/stack.js';
+import { appRunner, passingByColor, putLive, startSwitchyardSide } from './lib/switchyard-side.js';
 
 const opts = benchOptions('daemon-cost', ['variant', 'idle', 'switches', 'burst', 'parallel', 'bound']);
 const IDLE_S = opts.int('idle', 15, 1, 600);

@@ -42,7 +42,7 @@ import { SwitchControl } from '../src/switch/switch-control.js';
 import { SwitchyardStack } from '../test/helpers/switchyard-stack.js';
 import type { LoadSummary, LoadTick } from './lib/load.js';
 import { LoadProcess } from './lib/load-process.js';
-import { metricSum, probe, scrapeMetrics, sleep, waitFor, type ProbeAnswer } from './lib/stack.js';
+import { metricSum, probe, scrapeMetrics, sleep, waitFor, waitQuiet, type ProbeAnswer } from './lib/stack.js';
 import { formatSummary, summarize, type Summary } from './lib/stats.js';
 
 type PathName = 'haproxy-runtime' | 'haproxy-reload' | 'nginx' | 'nginx-keepalive';
@@ -427,20 +427,7 @@ async function runPath(name: PathName): Promise<PathResult> {
           () => undefined,
         );
         // Then until the daemon is quiet: no new render, reload or Runtime API update for 3 s.
-        let last = '';
-        let quietSince = Date.now();
-        const quietEnd = Date.now() + 60_000;
-        while (Date.now() - quietSince < 3_000 && Date.now() < quietEnd) {
-          const m = await scrapeMetrics(metricsUrl);
-          const sig = ['switchyard_renders_total', 'switchyard_reloads_total', 'switchyard_runtime_updates_total']
-            .map((n) => metricSum(m, n))
-            .join(',');
-          if (sig !== last) {
-            last = sig;
-            quietSince = Date.now();
-          }
-          await sleep(250);
-        }
+        await waitQuiet(metricsUrl, undefined, 3_000, 60_000);
       } finally {
         probing = false;
         await Promise.all(probes);

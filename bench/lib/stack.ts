@@ -104,6 +104,34 @@ export function metricSum(m: Map<string, number>, name: string, ...has: string[]
   return sum;
 }
 
+/**
+ * Waits until the daemon has been quiet for `quietMs` (no render, reload or Runtime API update, and
+ * `extra()` unchanged), at most `boundMs`; resolves whether it went quiet.
+ */
+export async function waitQuiet(
+  metricsUrl: string,
+  extra: () => number = () => 0,
+  quietMs = 3_000,
+  boundMs = 90_000,
+): Promise<boolean> {
+  let last = '';
+  let quietSince = Date.now();
+  const end = Date.now() + boundMs;
+  while (Date.now() - quietSince < quietMs && Date.now() < end) {
+    const m = await scrapeMetrics(metricsUrl);
+    const sig = ['switchyard_renders_total', 'switchyard_reloads_total', 'switchyard_runtime_updates_total']
+      .map((n) => metricSum(m, n))
+      .concat(extra())
+      .join(',');
+    if (sig !== last) {
+      last = sig;
+      quietSince = Date.now();
+    }
+    await sleep(250);
+  }
+  return Date.now() - quietSince >= quietMs;
+}
+
 export interface ProbeAnswer {
   /** When the request was sent (ms since the epoch). */
   at: number;

@@ -8,17 +8,7 @@ import path from 'node:path';
 import { META_COLOR } from '../../src/registrar/meta-keys.js';
 import { appArgs, type TestContainers } from '../../test/helpers/docker.js';
 import { imageBaseName } from '../../src/registrar/service-definitions.js';
-import {
-  findBinary,
-  freePort,
-  metricSum,
-  probe,
-  scrapeMetrics,
-  sleep,
-  waitFor,
-  type Owned,
-  type Stack,
-} from './stack.js';
+import { findBinary, freePort, probe, waitFor, type Owned, type Stack } from './stack.js';
 
 export const IMAGE = process.env.SWITCHYARD_TEST_IMAGE ?? 'switchyard-test-app:latest';
 /** The registrar names a service without SERVICE_NAME after its image (docs/registering.md). */
@@ -159,31 +149,4 @@ export async function startSwitchyardSide(stack: Stack, o: SwitchyardSideOptions
     200,
   );
   return { daemon, proxy, mainPort, metricsUrl: `http://127.0.0.1:${httpPort}/metrics`, proxyPidFile };
-}
-
-/**
- * Resolves once the daemon has been quiet for `quietMs` (no render, reload or Runtime API update, and
- * `extra()` unchanged), bounded by `boundMs`.
- */
-export async function waitQuiet(
-  metricsUrl: string,
-  extra: () => number = () => 0,
-  quietMs = 3_000,
-  boundMs = 90_000,
-): Promise<void> {
-  let last = '';
-  let quietSince = Date.now();
-  const end = Date.now() + boundMs;
-  while (Date.now() - quietSince < quietMs && Date.now() < end) {
-    const m = await scrapeMetrics(metricsUrl);
-    const sig = ['switchyard_renders_total', 'switchyard_reloads_total', 'switchyard_runtime_updates_total']
-      .map((n) => metricSum(m, n))
-      .concat(extra())
-      .join(',');
-    if (sig !== last) {
-      last = sig;
-      quietSince = Date.now();
-    }
-    await sleep(250);
-  }
 }

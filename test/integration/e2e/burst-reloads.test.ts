@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { metricSum, probe, scrapeMetrics } from '../../../bench/lib/stack.js';
+import { metricSum, probe, scrapeMetrics, waitQuiet } from '../../../bench/lib/stack.js';
 import { waitFor } from '../../helpers/ports.js';
 import { SwitchyardStack, type ProxyKind } from '../../helpers/switchyard-stack.js';
 
@@ -27,21 +27,8 @@ async function reloads(s: SwitchyardStack): Promise<number> {
 
 /** Until the daemon has rendered, reloaded and updated nothing for 3 s. */
 async function quiet(s: SwitchyardStack): Promise<void> {
-  let last = '';
-  let since = Date.now();
-  const end = Date.now() + 60_000;
-  while (Date.now() - since < 3_000) {
-    if (Date.now() > end) throw new Error('the daemon never went quiet for 3 s');
-    const m = await scrapeMetrics(s.metricsUrl);
-    const sig = ['switchyard_renders_total', 'switchyard_reloads_total', 'switchyard_runtime_updates_total']
-      .map((n) => metricSum(m, n))
-      .join(',');
-    if (sig !== last) {
-      last = sig;
-      since = Date.now();
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  if (!(await waitQuiet(s.metricsUrl, undefined, 3_000, 60_000)))
+    throw new Error('the daemon never went quiet for 3 s');
 }
 
 /** Until every one of `versions` has answered through the proxy's main port (new connection each). */
