@@ -41,13 +41,19 @@ export interface HaproxyDriverOptions extends ProxyProcessOptions {
  * Wraps a reload so it returns when the new worker serves: the admin socket is accepted by the
  * listening worker only, so its `show info` Pid changes once the old worker has let go. When the
  * socket cannot be asked before the reload (not configured, HAProxy elsewhere) the reload is trusted.
+ *
+ * A master that has just started drops an early SIGUSR2 (PidSignalReloader), so when the inner
+ * reloader does not send again itself (a signal through Docker, a reload command) it is asked again
+ * after `resendAfterMs` with no new worker, then after twice as long, within `timeoutMs`.
  */
 export class HaproxyServingReloader implements Reloader {
   readonly description: string;
+  readonly resends = true;
   constructor(
     private readonly inner: Reloader,
     private readonly adminSocket: string,
     private readonly timeoutMs = 10_000,
+    private readonly resendAfterMs = 1_000,
   ) {
     this.description = `${inner.description}, then a new worker on ${adminSocket}`;
   }
@@ -57,13 +63,21 @@ export class HaproxyServingReloader implements Reloader {
     await this.inner.reload();
     if (before === undefined) return;
     const deadline = Date.now() + this.timeoutMs;
+    let asked = 1;
+    let askAt = this.inner.resends || this.resendAfterMs <= 0 ? Infinity : Date.now() + this.resendAfterMs;
     for (;;) {
       const now = await servingWorkerPid(this.adminSocket);
       if (now !== undefined && now !== before) return;
       if (Date.now() > deadline) {
+        const times = asked > 1 ? ` (reload asked ${asked} times)` : '';
         throw new ReloadError(
-          `no new HAProxy worker answered on ${this.adminSocket} within ${this.timeoutMs} ms; worker ${before} still serves the previous config`,
+          `no new HAProxy worker answered on ${this.adminSocket} within ${this.timeoutMs} ms${times}; worker ${before} still serves the previous config`,
         );
+      }
+      if (Date.now() >= askAt) {
+        await this.inner.reload();
+        asked += 1;
+        askAt = Date.now() + this.resendAfterMs * 2 ** (asked - 1);
       }
       await new Promise((r) => setTimeout(r, 10));
     }

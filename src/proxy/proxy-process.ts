@@ -23,10 +23,14 @@ export interface ProxyProcessOptions {
 }
 
 /** Each proxy's reload signal and how long to let old workers go (see PidSignalReloader). */
-const RELOAD: Record<ProxyKind, { signal: NodeJS.Signals; master: string; oldWorkersExitMs: number }> = {
-  haproxy: { signal: 'SIGUSR2', master: 'HAProxy master', oldWorkersExitMs: 0 },
+const RELOAD: Record<
+  ProxyKind,
+  { signal: NodeJS.Signals; master: string; oldWorkersExitMs: number; resendAfterMs: number }
+> = {
+  // The HAProxy 2.6 master drops a SIGUSR2 that comes just after it started: send it again.
+  haproxy: { signal: 'SIGUSR2', master: 'HAProxy master', oldWorkersExitMs: 0, resendAfterMs: 1_000 },
   // nginx's old workers still accept connections until they handle QUIT: wait for them to go.
-  nginx: { signal: 'SIGHUP', master: 'nginx master', oldWorkersExitMs: 2_000 },
+  nginx: { signal: 'SIGHUP', master: 'nginx master', oldWorkersExitMs: 2_000, resendAfterMs: 0 },
 };
 
 /**
@@ -52,6 +56,7 @@ export function proxyReloader(kind: ProxyKind, o: ProxyProcessOptions): Reloader
   if (o.reloadCommand) return new CommandReloader(o.reloadCommand);
   if (o.container)
     return new ContainerSignalReloader(o.container.docker, o.container.name, o.container.signal ?? r.signal);
-  if (o.pidFile) return new PidSignalReloader(o.pidFile, r.signal, r.master, 10_000, r.oldWorkersExitMs);
+  if (o.pidFile)
+    return new PidSignalReloader(o.pidFile, r.signal, r.master, 10_000, r.oldWorkersExitMs, r.resendAfterMs);
   return undefined;
 }

@@ -7,6 +7,11 @@ import { describeExit, runCommand } from './run-command.js';
 export interface Reloader {
   reload(): Promise<void>;
   readonly description: string;
+  /**
+   * True when reload() itself sends the signal again until the proxy takes it; a caller that waits
+   * for the new worker must then not ask again.
+   */
+  readonly resends?: boolean;
 }
 
 /** Reads a pid file and checks the process is alive. */
@@ -60,6 +65,12 @@ export async function childPids(pid: number): Promise<Set<number> | undefined> {
  * a worker that was not there before, or fails with ReloadError when the master dies or no new
  * worker appears within `verifyTimeoutMs` (the proxy refused the config or could not bind; the old
  * workers keep serving).
+ *
+ * With `resendAfterMs`, a signal that brought no new worker is sent again after that long, then
+ * after twice as long, and so on within `verifyTimeoutMs`. An HAProxy 2.6 master drops a SIGUSR2 that
+ * comes just after it started (measured: 7 of 40 signals sent as its first worker began to answer
+ * brought no new worker, ever; none of 20 sent 300 ms later was lost). A repeat that was not needed
+ * is harmless: the reload it may add reads the same installed file.
  */
 export class PidSignalReloader implements Reloader {
   readonly description: string;
@@ -74,33 +85,52 @@ export class PidSignalReloader implements Reloader {
      * would otherwise be reported (and `switch --wait` satisfied) a moment early. 0: don't wait.
      */
     private readonly oldWorkersExitMs = 0,
+    /** Send the signal again when no new worker appeared after this long (doubling each time); 0: never. */
+    private readonly resendAfterMs = 0,
   ) {
     this.description = `${signal} to the ${what} in ${pidFile}`;
+  }
+
+  get resends(): boolean {
+    return this.resendAfterMs > 0;
   }
 
   async reload(): Promise<void> {
     const pid = await readLivePid(this.pidFile, this.what);
     const before = await childPids(pid);
-    try {
-      process.kill(pid, this.signal);
-    } catch (err) {
-      throw new ReloadError(`could not send ${this.signal} to the ${this.what} (pid ${pid}): ${errorMessage(err)}`, {
-        cause: err,
-      });
-    }
+    this.send(pid);
     if (!before) return;
-    const deadline = Date.now() + this.verifyTimeoutMs;
+    const started = Date.now();
+    const deadline = started + this.verifyTimeoutMs;
+    let sent = 1;
+    let resendAt = this.resendAfterMs > 0 ? started + this.resendAfterMs : Infinity;
     for (;;) {
       await new Promise((r) => setTimeout(r, 10));
       if (!isAlive(pid)) throw new ReloadError(`the ${this.what} (pid ${pid}) exited during the reload`);
       const now = await childPids(pid);
       if (now && [...now].some((p) => !before.has(p))) return this.settle(pid, before);
       if (Date.now() > deadline) {
+        const times = sent > 1 ? ` (sent ${sent} times)` : '';
         throw new ReloadError(
-          `the ${this.what} (pid ${pid}) started no new worker within ${this.verifyTimeoutMs} ms after ${this.signal}; ` +
+          `the ${this.what} (pid ${pid}) started no new worker within ${this.verifyTimeoutMs} ms after ${this.signal}${times}; ` +
             `the old workers keep serving the previous config (see the proxy's own log for why)`,
         );
       }
+      if (Date.now() >= resendAt) {
+        this.send(pid);
+        sent += 1;
+        resendAt = Date.now() + this.resendAfterMs * 2 ** (sent - 1);
+      }
+    }
+  }
+
+  private send(pid: number): void {
+    try {
+      process.kill(pid, this.signal);
+    } catch (err) {
+      throw new ReloadError(`could not send ${this.signal} to the ${this.what} (pid ${pid}): ${errorMessage(err)}`, {
+        cause: err,
+      });
     }
   }
 
