@@ -88,27 +88,23 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || { log "dockerd did not start; see $CACHE/dockerd.log"; tail -20 "$CACHE/dockerd.log" >&2; exit 1; }
 fi
 
-# --- the test-app image: busybox httpd answering with its color ---
+# --- the test-app image: test/app (Go) answering with its color, busybox for the shell-run variants ---
 TEST_IMAGE="${SWITCHYARD_TEST_IMAGE:-switchyard-test-app:latest}"
-if ! docker image inspect "$TEST_IMAGE" >/dev/null 2>&1; then
-  log "building $TEST_IMAGE with docker import"
+# The image carries the hash of its sources: an image built from an older app is rebuilt.
+APP_SRC="$(cd "$(dirname "$0")/.." && pwd)/test/app/main.go"
+APP_HASH=$(sha256sum "$APP_SRC" | cut -c1-16)
+have_hash=$(docker image inspect -f '{{index .Config.Labels "switchyard.test-app"}}' "$TEST_IMAGE" 2>/dev/null || true)
+if [ "$have_hash" != "$APP_HASH" ]; then
+  log "building $TEST_IMAGE (test/app $APP_HASH) with docker import"
   root=$(mktemp -d)
   mkdir -p "$root/bin" "$root/www" "$root/tmp" "$root/etc"
+  # Tests that need other behaviour (a graceful stop, a slow answer) run busybox sh and httpd.
   cp "$(command -v busybox)" "$root/bin/busybox"
   for a in sh httpd echo cat sleep hostname mkdir kill trap true wget; do ln -s busybox "$root/bin/$a"; done
   echo 'root:x:0:0:root:/:/bin/sh' >"$root/etc/passwd"
-  cat >"$root/bin/app" <<'APP'
-#!/bin/sh
-# Answers every GET with "<color> <version> <hostname>"; PORT defaults to 8080.
-mkdir -p /www
-printf '%s %s %s\n' "${COLOR:-none}" "${VERSION:-1}" "$(hostname)" >/www/index.html
-cp /www/index.html /www/health
-trap 'exit 0' TERM INT
-httpd -f -p "${PORT:-8080}" -h /www &
-wait $!
-APP
-  chmod +x "$root/bin/app"
-  tar -C "$root" -c . | docker import -c 'CMD ["/bin/app"]' -c 'EXPOSE 8080' - "$TEST_IMAGE" >&2
+  (cd "$(dirname "$APP_SRC")" && CGO_ENABLED=0 GOFLAGS= go build -trimpath -ldflags='-s -w' -o "$root/bin/app" main.go) >&2
+  tar -C "$root" -c . | docker import -c 'CMD ["/bin/app"]' -c 'EXPOSE 8080' \
+    -c "LABEL switchyard.test-app=$APP_HASH" - "$TEST_IMAGE" >&2
   rm -rf "$root"
 fi
 
