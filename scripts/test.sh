@@ -36,12 +36,25 @@ status=0
 npx jest --selectProjects unit --json --outputFile="$results/unit.json" "$@" || status=1
 npx jest --selectProjects integration --runInBand --json --outputFile="$results/integration.json" "$@" || status=1
 
+# The last lines of a CI log are often all that is kept: end with each failure, short, then the counts.
 node -e '
   let p = 0, f = 0, s = 0;
+  const failures = [];
+  const plain = (t) => String(t).replace(/\x1b\[[0-9;]*m/g, "").split("\n").filter((l) => l.trim() && !/^\s+at /.test(l)).slice(0, 8).join("\n    ").slice(0, 900);
   for (const file of process.argv.slice(1)) {
-    try { const r = require(file); p += r.numPassedTests; f += r.numFailedTests + (r.numRuntimeErrorTestSuites || 0); s += r.numPendingTests; }
-    catch { f += 1; }
+    try {
+      const r = require(file);
+      p += r.numPassedTests; f += r.numFailedTests + (r.numRuntimeErrorTestSuites || 0); s += r.numPendingTests;
+      for (const suite of r.testResults) {
+        const where = require("path").relative(process.cwd(), suite.name);
+        if (suite.testExecError || (suite.status === "failed" && suite.assertionResults.length === 0))
+          failures.push(`FAILED ${where} (the file did not run)\n    ${plain(suite.message || suite.testExecError?.message || "")}`);
+        for (const a of suite.assertionResults)
+          if (a.status === "failed") failures.push(`FAILED ${where} › ${a.fullName}\n    ${plain(a.failureMessages.join("\n"))}`);
+      }
+    } catch { f += 1; failures.push(`FAILED: no results in ${file}`); }
   }
+  if (failures.length) console.log(`\n${failures.join("\n")}\n`);
   console.log(`tests: ${p} passed, ${f} failed, ${s} skipped`);
 ' "$results/unit.json" "$results/integration.json"
 rm -rf "$results"
