@@ -77,7 +77,8 @@ describe('a reload signal to an HAProxy master that has just started', () => {
       description: 'one SIGUSR2',
       reload: async () => void process.kill(await readLivePid(pidFile, 'HAProxy master'), 'SIGUSR2'),
     };
-    expect(new CommandReloader('true').resends).toBeFalsy();
+    const command: Reloader = new CommandReloader('true');
+    expect(command.resends).toBeFalsy();
     const waited = await reloadRightAfterStart(new HaproxyServingReloader(once, adminSocket), 12);
     process.stdout.write(`reload once: ms to a serving new worker: ${waited.join(' ')}\n`);
     expect(waited).toHaveLength(12);
