@@ -103,9 +103,12 @@ if [ "$have_hash" != "$APP_HASH" ]; then
   for a in sh httpd echo cat sleep hostname mkdir kill trap true wget; do ln -s busybox "$root/bin/$a"; done
   echo 'root:x:0:0:root:/:/bin/sh' >"$root/etc/passwd"
   (cd "$(dirname "$APP_SRC")" && CGO_ENABLED=0 GOFLAGS= go build -trimpath -ldflags='-s -w' -o "$root/bin/app" main.go) >&2
+  old_image=$(docker image inspect -f '{{.Id}}' "$TEST_IMAGE" 2>/dev/null || true)
   tar -C "$root" -c . | docker import -c 'CMD ["/bin/app"]' -c 'EXPOSE 8080' \
     -c "LABEL switchyard.test-app=$APP_HASH" - "$TEST_IMAGE" >&2
   rm -rf "$root"
+  # The image it replaced, untagged now; kept only while a container still uses it.
+  if [ -n "$old_image" ]; then docker rmi "$old_image" >/dev/null 2>&1 || true; fi
 fi
 
 cat <<ENV
