@@ -91,3 +91,36 @@ export function appArgs(o: { color: string; colorLabel?: string; service?: strin
   args.push('-l', 'SERVICE_CHECK_HTTP=/health', '-l', 'SERVICE_CHECK_INTERVAL=1s');
   return args;
 }
+
+async function danglingImages(): Promise<string[]> {
+  const { stdout } = await run('docker', ['images', '-q', '--no-trunc', '--filter', 'dangling=true'], {
+    timeout: 60_000,
+  });
+  return stdout.split('\n').filter(Boolean);
+}
+
+/**
+ * The images a test's builds leave dangling: the classic builder's unnamed stages, the image a
+ * rebuild untags, a rebuilt stand-in (about 760 MB of image per build otherwise piles up on a
+ * developer's dockerd). Take a snapshot before building; removeNew() removes the dangling images that
+ * appeared since, one at a time, so one another run still uses is refused and stays.
+ */
+export class BuildLeftovers {
+  private constructor(private readonly before: ReadonlySet<string>) {}
+
+  static async snapshot(): Promise<BuildLeftovers> {
+    return new BuildLeftovers(new Set(await danglingImages()));
+  }
+
+  /** Never throws; returns a line for the test's log. */
+  async removeNew(): Promise<string> {
+    const made = (await danglingImages().catch(() => [])).filter((id) => !this.before.has(id));
+    let removed = 0;
+    for (const id of made)
+      removed += await run('docker', ['rmi', id], { timeout: 60_000 }).then(
+        () => 1,
+        () => 0,
+      );
+    return `removed ${removed} of ${made.length} dangling image(s) this run's builds left`;
+  }
+}

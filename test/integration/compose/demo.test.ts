@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { LoadProcess } from '../../../bench/lib/load-process.js';
 import type { LoadSummary, LoadTick } from '../../../bench/lib/load.js';
 import { requireDocker } from '../../helpers/components.js';
+import { BuildLeftovers } from '../../helpers/docker.js';
 import { freePort, waitFor } from '../../helpers/ports.js';
 
 /**
@@ -43,16 +44,8 @@ const ports = { http: 0, preview: 0, stats: 0, consul: 0, metrics: 0 };
 let env: NodeJS.ProcessEnv = {};
 let cli: string[] = [];
 let load: LoadProcess | undefined;
-/**
- * Dangling images before this file built anything. Each build leaves some behind (the classic
- * builder's unnamed stages, the image a rebuild untags, a stand-in rebuilt): afterAll removes the ones
- * that appeared during the run, about 760 MB of image per run on a developer's dockerd otherwise.
- */
-let danglingBefore: Set<string> | undefined;
-const danglingImages = async (): Promise<string[]> =>
-  (await run('docker', ['images', '-q', '--no-trunc', '--filter', 'dangling=true'], { timeout: 60_000 })).stdout
-    .split('\n')
-    .filter(Boolean);
+/** Dangling images before this file built anything (test/helpers/docker.ts). */
+let leftovers: BuildLeftovers | undefined;
 
 async function sh(cmd: string[], timeoutMs = 120_000): Promise<string> {
   const [file, ...args] = cmd;
@@ -157,7 +150,7 @@ beforeAll(async () => {
   };
   if (!existsSync(path.join(repo, 'dist/bench/lib/load.js'))) await sh(['npm', 'run', '--silent', 'build'], 300_000);
 
-  danglingBefore = new Set(await danglingImages());
+  leftovers = await BuildLeftovers.snapshot();
   let t = Date.now();
   await sh(['bash', 'scripts/build-standins.sh'], 900_000);
   log(`stand-ins ready in ${((Date.now() - t) / 1000).toFixed(1)} s`);
@@ -180,17 +173,7 @@ afterAll(async () => {
       );
     await compose('down', '-v', '--remove-orphans').catch((err: Error) => log(`compose down failed: ${err.message}`));
   }
-  if (danglingBefore) {
-    const made = (await danglingImages().catch(() => [])).filter((id) => !danglingBefore!.has(id));
-    // One at a time: an image another run still uses is refused and stays; the rest go.
-    let removed = 0;
-    for (const id of made)
-      removed += await run('docker', ['rmi', id], { timeout: 60_000 }).then(
-        () => 1,
-        () => 0,
-      );
-    log(`removed ${removed} of ${made.length} dangling image(s) this run left`);
-  }
+  if (leftovers) log(await leftovers.removeNew());
 }, 300_000);
 
 describe('the compose demo, following docs/tutorial.md under HTTP load', () => {

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { requireDocker, testImage } from '../../helpers/components.js';
 import { DockerHost } from '../../helpers/docker-host.js';
+import { BuildLeftovers } from '../../helpers/docker.js';
 import { freePort, waitFor } from '../../helpers/ports.js';
 import { startSecureConsul, type SecureConsul } from '../../helpers/secure-consul.js';
 
@@ -22,9 +23,11 @@ const log = (s: string) => process.stdout.write(`[swarm] ${s}\n`);
 let host: DockerHost | undefined;
 let consul: SecureConsul | undefined;
 let built = false;
+let leftovers: BuildLeftovers | undefined;
 
 beforeAll(async () => {
   requireDocker();
+  leftovers = await BuildLeftovers.snapshot();
   const t0 = Date.now();
   // The project's own Dockerfile; the classic builder on the host network (no route out from bridges here).
   await run('docker', ['build', '--network', 'host', '-t', image, '.'], {
@@ -84,6 +87,7 @@ afterAll(async () => {
   }
   await host?.close().catch((err: unknown) => log(`closing the docker host: ${String(err)}`));
   if (built) await run('docker', ['rmi', image]).catch(() => undefined);
+  if (leftovers) log(await leftovers.removeNew());
 }, 600_000);
 
 describe('Swarm: the register role as a global service', () => {
