@@ -30,17 +30,19 @@ func env(name, fallback string) string {
 func main() {
 	host, _ := os.Hostname()
 	body := []byte(fmt.Sprintf("%s %s %s\n", env("COLOR", "none"), env("VERSION", "1"), host))
-	mux := http.NewServeMux()
-	answer := func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = w.Write(body)
-	}
-	mux.HandleFunc("/{$}", answer)
-	mux.HandleFunc("/index.html", answer)
-	mux.HandleFunc("/health", answer)
+	// One handler, no ServeMux patterns: the same answers whichever Go builds it.
+	answer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/", "/index.html", "/health":
+			w.Header().Set("Content-Type", "text/plain")
+			_, _ = w.Write(body)
+		default:
+			http.NotFound(w, r)
+		}
+	})
 	server := &http.Server{
 		Addr:              ":" + env("PORT", "8080"),
-		Handler:           mux,
+		Handler:           answer,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	server.SetKeepAlivesEnabled(false)
