@@ -1,7 +1,7 @@
 import type { Metrics } from '../http/metrics.js';
 import type { Logger } from '../log/logger.js';
 import { ConfigProxyDriver } from './config-proxy-driver.js';
-import type { Reloader } from './reloader.js';
+import { HAPROXY_RESEND_AFTER_MS, nextResendAt, type Reloader } from './reloader.js';
 import { proxyChecker, proxyReloader, type ProxyProcessOptions } from './proxy-process.js';
 import type { RuntimeUpdater } from './runtime-updater.js';
 import { servingWorkerPid } from './haproxy-admin-socket.js';
@@ -53,7 +53,7 @@ export class HaproxyServingReloader implements Reloader {
     private readonly inner: Reloader,
     private readonly adminSocket: string,
     private readonly timeoutMs = 10_000,
-    private readonly resendAfterMs = 1_000,
+    private readonly resendAfterMs = HAPROXY_RESEND_AFTER_MS,
   ) {
     this.description = `${inner.description}, then a new worker on ${adminSocket}`;
   }
@@ -64,7 +64,7 @@ export class HaproxyServingReloader implements Reloader {
     if (before === undefined) return;
     const deadline = Date.now() + this.timeoutMs;
     let asked = 1;
-    let askAt = this.inner.resends || this.resendAfterMs <= 0 ? Infinity : Date.now() + this.resendAfterMs;
+    let askAt = this.inner.resends ? Infinity : nextResendAt(Date.now(), this.resendAfterMs, asked);
     for (;;) {
       const now = await servingWorkerPid(this.adminSocket);
       if (now !== undefined && now !== before) return;
@@ -77,7 +77,7 @@ export class HaproxyServingReloader implements Reloader {
       if (Date.now() >= askAt) {
         await this.inner.reload();
         asked += 1;
-        askAt = Date.now() + this.resendAfterMs * 2 ** (asked - 1);
+        askAt = nextResendAt(Date.now(), this.resendAfterMs, asked);
       }
       await new Promise((r) => setTimeout(r, 10));
     }

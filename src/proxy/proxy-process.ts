@@ -2,7 +2,13 @@ import type { DockerClient } from '../docker/docker-client.js';
 import { ShellCommandChecker } from './check-command.js';
 import { DockerExecChecker, LocalChecker, type ConfigChecker } from './config-checker.js';
 import type { ProxyKind } from './proxy-driver.js';
-import { CommandReloader, ContainerSignalReloader, PidSignalReloader, type Reloader } from './reloader.js';
+import {
+  CommandReloader,
+  ContainerSignalReloader,
+  HAPROXY_RESEND_AFTER_MS,
+  PidSignalReloader,
+  type Reloader,
+} from './reloader.js';
 
 /** Where the proxy runs and how to reach it: what both drivers take to pick a checker and a reloader. */
 export interface ProxyProcessOptions {
@@ -28,7 +34,12 @@ const RELOAD: Record<
   { signal: NodeJS.Signals; master: string; oldWorkersExitMs: number; resendAfterMs: number }
 > = {
   // The HAProxy 2.6 master drops a SIGUSR2 that comes just after it started: send it again.
-  haproxy: { signal: 'SIGUSR2', master: 'HAProxy master', oldWorkersExitMs: 0, resendAfterMs: 1_000 },
+  haproxy: {
+    signal: 'SIGUSR2',
+    master: 'HAProxy master',
+    oldWorkersExitMs: 0,
+    resendAfterMs: HAPROXY_RESEND_AFTER_MS,
+  },
   // nginx's old workers still accept connections until they handle QUIT: wait for them to go.
   nginx: { signal: 'SIGHUP', master: 'nginx master', oldWorkersExitMs: 2_000, resendAfterMs: 0 },
 };

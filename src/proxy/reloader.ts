@@ -14,6 +14,17 @@ export interface Reloader {
   readonly resends?: boolean;
 }
 
+/** How long HAProxy's reloaders wait for a new worker before they send the reload signal again. */
+export const HAPROXY_RESEND_AFTER_MS = 1_000;
+
+/**
+ * When to send a reload signal again after the `sent`-th one: `firstMs` after the first, twice as long
+ * after each next one; never when `firstMs` is 0.
+ */
+export function nextResendAt(now: number, firstMs: number, sent: number): number {
+  return firstMs > 0 ? now + firstMs * 2 ** (sent - 1) : Infinity;
+}
+
 /** Reads a pid file and checks the process is alive. */
 export async function readLivePid(pidFile: string, what: string): Promise<number> {
   let text: string;
@@ -103,7 +114,7 @@ export class PidSignalReloader implements Reloader {
     const started = Date.now();
     const deadline = started + this.verifyTimeoutMs;
     let sent = 1;
-    let resendAt = this.resendAfterMs > 0 ? started + this.resendAfterMs : Infinity;
+    let resendAt = nextResendAt(started, this.resendAfterMs, sent);
     for (;;) {
       await new Promise((r) => setTimeout(r, 10));
       if (!isAlive(pid)) throw new ReloadError(`the ${this.what} (pid ${pid}) exited during the reload`);
@@ -119,7 +130,7 @@ export class PidSignalReloader implements Reloader {
       if (Date.now() >= resendAt) {
         this.send(pid);
         sent += 1;
-        resendAt = Date.now() + this.resendAfterMs * 2 ** (sent - 1);
+        resendAt = nextResendAt(Date.now(), this.resendAfterMs, sent);
       }
     }
   }
